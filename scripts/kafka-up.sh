@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Start a local single-node Apache Kafka 3.9 broker (KRaft, broker+controller
+# combined) without Docker, using Java 17 + jars fetched from Maven Central.
+#
+# Idempotent: if the broker recorded in .kafka/kafka.pid is running and
+# answering, this exits 0 right away.
+#
+# Env:
+#   KAFKA_PORT             client (PLAINTEXT) port      (default 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port        (default 9093)
+#   KAFKA_UP_TIMEOUT       seconds to wait for startup  (default 60)
+#
+# Layout (all under <repo>/.kafka, git-ignored):
+#   libs/               jar cache (kept by kafka-down.sh)
+#   data/               KRaft metadata + topic logs (removed by kafka-down.sh)
+#   server.properties   generated broker config
+#   log4j.properties    broker logging config (WARN -> kafka.log)
+#   kafka.log           broker log;  kafka.out  broker stdout/stderr
+#   kafka.pid           broker pid
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+KDIR="$ROOT/.kafka"
+LIBS="$KDIR/libs"
+DATA="$KDIR/data"
+PROPS="$KDIR/server.properties"
+LOG4J="$KDIR/log4j.properties"
+TOOLS_LOG4J="$KDIR/tools-log4j.properties"
+LOGFILE="$KDIR/kafka.log"
+OUTFILE="$KDIR/kafka.out"
+PIDFILE="$KDIR/kafka.pid"
+POM="$ROOT/kafka/pom.xml"
+
+PORT="${KAFKA_PORT:-9092}"
+CPORT="${KAFKA_CONTROLLER_PORT:-9093}"
+TIMEOUT="${KAFKA_UP_TIMEOUT:-60}"
+BOOTSTRAP="127.0.0.1:$PORT"
+
+log() { echo "[kafka-up] $*" >&2; }
+die() { echo "[kafka-up] ERROR: $*" >&2; exit 1; }
+
+show_logs() {
+  local f
+  for f in "$LOGFILE" "$OUTFILE"; do
+    if [[ -s "$f" ]]; then
+      echo "----- tail -n 40 $f -----" >&2
+      tail -n 40 "$f" >&2 || true
+    fi
+  done
+}
+
+# --- prerequisites -----------------------------------------------------------
+command -v java >/dev/null 2>&1 ||
+  die "java not found on PATH (need Java 17+; e.g. apt-get install -y openjdk-17-jre-headless)"
+
+mkdir -p "$KDIR"
+
+pid_alive() {
+  local pid="$1"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Real protocol-level check: broker answers a metadata request listing itself.
+broker_ready() {
+  # (output captured first: with pipefail, `cmd | grep -q` can fail on SIGPIPE)
+  local out
+  port_open "$PORT" || return 1
+  if command -v kcat >/dev/null 2>&1; then
+    out="$(timeout 10 kcat -b "$BOOTSTRAP" -L -m 5 2>/dev/null)" || return 1
+    grep -qE '^ *1 brokers:' <<<"$out"
+  else
+    out="$(timeout 20 java -Xmx128m -XX:TieredStopAtLevel=1 -cp "$LIBS/*" \
+      -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+      kafka.admin.BrokerApiVersionsCommand --bootstrap-server "$BOOTSTRAP" 2>/dev/null)" || return 1
+    grep -q '(id: 1 ' <<<"$out"
+  fi
+}
+
+# --- already running? --------------------------------------------------------
+existing_pid=""
+if [[ -f "$PIDFILE" ]]; then
+  existing_pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+  if ! pid_alive "$existing_pid"; then
+    log "removing stale pid file (pid ${existing_pid:-?} not running)"
+    rm -f "$PIDFILE"
+    existing_pid=""
+  fi
+fi
+
+# --- jar cache ---------------------------------------------------------------
+pom_sum="$(sha256sum "$POM" | cut -d' ' -f1)"
+if ! compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null ||
+  [[ "$(cat "$LIBS/.pom.sha256" 2>/dev/null || true)" != "$pom_sum" ]]; then
+  [[ -z "$existing_pid" ]] || die "jar cache is stale but a broker (pid $existing_pid) is running; run scripts/kafka-down.sh first"
+  command -v mvn >/dev/null 2>&1 ||
+    die "mvn not found on PATH (needed once to fetch Kafka jars; e.g. apt-get install -y maven)"
+  log "fetching Kafka jars with Maven into $LIBS ..."
+  tmp="$KDIR/libs.tmp.$$"
+  rm -rf "$tmp"
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp" >"$KDIR/mvn.out" 2>&1; then
+    tail -n 40 "$KDIR/mvn.out" >&2 || true
+    rm -rf "$tmp"
+    die "maven dependency:copy-dependencies failed (full output: $KDIR/mvn.out)"
+  fi
+  echo "$pom_sum" >"$tmp/.pom.sha256"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  log "cached $(ls "$LIBS"/*.jar | wc -l) jars"
+fi
+
+# --- config ------------------------------------------------------------------
+cat >"$LOG4J" <<EOF
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$LOGFILE
+log4j.appender.file.Append=true
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+# one INFO line on successful start ("[KafkaRaftServer nodeId=1] Kafka Server started")
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+EOF
+
+cat >"$TOOLS_LOG4J" <<EOF
+log4j.rootLogger=ERROR, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+
+new_props="$(
+  cat <<EOF
+# Generated by scripts/kafka-up.sh -- local single-node KRaft broker.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CPORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$DATA
+num.partitions=3
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+delete.topic.enable=true
+log.retention.hours=24
+log.segment.bytes=67108864
+EOF
+)"
+
+if [[ -n "$existing_pid" ]]; then
+  # Do not rewrite config under a running broker; just make sure it answers.
+  for ((i = 0; i < TIMEOUT; i++)); do
+    if broker_ready; then
+      log "broker already running (pid $existing_pid) on $BOOTSTRAP"
+      exit 0
+    fi
+    pid_alive "$existing_pid" || break
+    sleep 1
+  done
+  show_logs
+  die "broker pid $existing_pid is running but not answering on $BOOTSTRAP"
+fi
+
+if port_open "$PORT"; then
+  die "port $PORT is already in use by another process (not started by this script); set KAFKA_PORT or stop it"
+fi
+if port_open "$CPORT"; then
+  die "controller port $CPORT is already in use; set KAFKA_CONTROLLER_PORT or stop it"
+fi
+
+printf '%s\n' "$new_props" >"$PROPS"
+
+# --- format storage (first start only) ----------------------------------------
+if [[ ! -f "$DATA/meta.properties" ]]; then
+  mkdir -p "$DATA"
+  cluster_id="$(java -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+    kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 | tr -d '[:space:]')"
+  [[ -n "$cluster_id" ]] || die "kafka.tools.StorageTool random-uuid produced no id"
+  log "formatting storage in $DATA (cluster id $cluster_id)"
+  if ! java -cp "$LIBS/*" -Dlog4j.configuration="file:$TOOLS_LOG4J" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" >"$KDIR/format.out" 2>&1; then
+    cat "$KDIR/format.out" >&2
+    die "storage format failed"
+  fi
+fi
+
+# --- start ---------------------------------------------------------------------
+: >"$LOGFILE"
+: >"$OUTFILE"
+log "starting broker on $BOOTSTRAP (controller 127.0.0.1:$CPORT)"
+cd "$KDIR"
+nohup java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  -Djava.awt.headless=true \
+  -Dlog4j.configuration="file:$LOG4J" \
+  -Dkafka.logs.dir="$KDIR" \
+  -cp "$LIBS/*" kafka.Kafka "$PROPS" </dev/null >"$OUTFILE" 2>&1 &
+pid=$!
+echo "$pid" >"$PIDFILE"
+
+start=$SECONDS
+while ((SECONDS - start < TIMEOUT)); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$PIDFILE"
+    show_logs
+    die "broker process $pid exited during startup"
+  fi
+  if broker_ready; then
+    log "broker up (pid $pid) on $BOOTSTRAP after $((SECONDS - start))s"
+    exit 0
+  fi
+  sleep 0.5
+done
+
+show_logs
+die "broker (pid $pid) did not answer on $BOOTSTRAP within ${TIMEOUT}s (still running; use scripts/kafka-down.sh)"

@@ -1,0 +1,123 @@
+// The environment, parsed once at start-up. Every problem names the variable and what was wrong.
+import path from "node:path";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+export type NodeEnv = "development" | "production" | "test";
+
+export interface ApiKeySpec {
+  readonly key: string;
+  readonly role: "admin" | "ingest" | "cpms" | "reader";
+  readonly sites: readonly string[] | null;
+}
+
+export interface Config {
+  readonly port: number;
+  /** null: start an embedded PostgreSQL in dataDir. */
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  /** null: the Kafka bridge is off. */
+  readonly kafkaBrokers: readonly string[] | null;
+  /** null: API_KEYS not set. */
+  readonly apiKeys: readonly ApiKeySpec[] | null;
+  readonly logLevel: LogLevel;
+  readonly nodeEnv: NodeEnv;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const NODE_ENVS: readonly NodeEnv[] = ["development", "production", "test"];
+const ROLES: readonly ApiKeySpec["role"][] = ["admin", "ingest", "cpms", "reader"];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined) return 4000;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError("PORT", `must be an integer between 0 and 65535, got "${raw}"`);
+  }
+  return port;
+}
+
+function parseDatabaseUrl(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("DATABASE_URL", "is not a valid URL (expected postgres://user:pass@host:port/db)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError("DATABASE_URL", `must use postgres:// or postgresql://, got "${url.protocol}"`);
+  }
+  return raw;
+}
+
+function parseBrokers(raw: string | undefined): string[] | null {
+  if (raw === undefined) return null;
+  const brokers = raw.split(",").map((b) => b.trim());
+  for (const broker of brokers) {
+    const match = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(broker);
+    if (!match || Number(match[2]) > 65535) {
+      throw new ConfigError("KAFKA_BROKERS", `must be comma-separated host:port entries, got "${broker}"`);
+    }
+  }
+  return brokers;
+}
+
+/** `key:role[:site,site,...]` entries separated by `;` (SPEC §7). */
+export function parseApiKeys(raw: string | undefined): ApiKeySpec[] | null {
+  if (raw === undefined) return null;
+  const specs: ApiKeySpec[] = [];
+  const entries = raw.split(";").map((e) => e.trim()).filter((e) => e.length > 0);
+  if (entries.length === 0) throw new ConfigError("API_KEYS", "is set but holds no key:role entry");
+  for (const [index, entry] of entries.entries()) {
+    const [key, role, sites, ...rest] = entry.split(":");
+    if (!key || key.length < 8) {
+      throw new ConfigError("API_KEYS", `entry ${index + 1}: the key must be at least 8 characters`);
+    }
+    if (!role || !ROLES.includes(role as ApiKeySpec["role"])) {
+      throw new ConfigError("API_KEYS", `entry ${index + 1}: role must be one of ${ROLES.join(", ")}, got "${role ?? ""}"`);
+    }
+    if (rest.length > 0) throw new ConfigError("API_KEYS", `entry ${index + 1}: too many ':' separated parts`);
+    const siteList = sites === undefined ? null : sites.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    if (siteList !== null && siteList.length === 0) {
+      throw new ConfigError("API_KEYS", `entry ${index + 1}: the site list after the role is empty`);
+    }
+    specs.push({ key, role: role as ApiKeySpec["role"], sites: siteList });
+  }
+  return specs;
+}
+
+function parseEnum<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(", ")}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const nodeEnv = parseEnum("NODE_ENV", nonEmpty(env, "NODE_ENV"), NODE_ENVS, "development");
+  const config: Config = {
+    port: parsePort(nonEmpty(env, "PORT")),
+    databaseUrl: parseDatabaseUrl(nonEmpty(env, "DATABASE_URL")),
+    dataDir: path.resolve(cwd, nonEmpty(env, "DATA_DIR") ?? ".data"),
+    kafkaBrokers: parseBrokers(nonEmpty(env, "KAFKA_BROKERS")),
+    apiKeys: parseApiKeys(nonEmpty(env, "API_KEYS")),
+    logLevel: parseEnum("LOG_LEVEL", nonEmpty(env, "LOG_LEVEL"), LOG_LEVELS, nodeEnv === "test" ? "silent" : "info"),
+    nodeEnv,
+  };
+  return Object.freeze(config);
+}

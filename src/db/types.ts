@@ -1,0 +1,222 @@
+// Glossary
+//   site       a grid connection: a contracted demand limit, a building and many charging sessions
+//   session    one EV plugged into one connector, reporting meter values (session samples)
+//   setpoint   the kW a session may draw now (the allocation rule's output, SPEC §3)
+//   command    a setpoint change the CPMS must act on (outbox row, Kafka message, subscription event)
+//   cap (C)    the hard EV capacity of a site: demand limit minus building load, curtailed by DR
+//   target (T) the soft amount to hand out: C times the price tier's factor
+//   tier       OFF_PEAK, MID_PEAK, ON_PEAK or CRITICAL_PEAK: the price interval in force
+//   DR event   a utility demand-response curtailment in force for a time window
+//
+// Kysely's view of the tables in migrations/. test/db-types.test.ts fails when they drift apart.
+import type { ColumnType, Generated } from "kysely";
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Created = ColumnType<Date, Date | string | undefined, Date | string>;
+type Int8 = ColumnType<string, number | bigint | string, number | bigint | string>;
+
+export type Source = "graphql" | "kafka";
+export type PriceTier = "OFF_PEAK" | "MID_PEAK" | "ON_PEAK" | "CRITICAL_PEAK";
+export type AllocationPolicy = "WATER_FILL" | "EQUAL_SHARE";
+export type SetpointLimit = "RATED_POWER" | "MIN_RATE" | "NOT_ADMITTED" | "PRICE_TIER" | "DEMAND_RESPONSE" | "SITE_LIMIT";
+export type AlertType =
+  | "SETPOINT_DEVIATION"
+  | "SITE_OVER_DEMAND"
+  | "CAPACITY_SHORTFALL"
+  | "STALE_SITE_DATA"
+  | "SITE_DATA_MISSING";
+export type AlertStatus = "ACTIVE" | "CLEARED";
+
+interface KafkaOrigin {
+  source: Source;
+  kafka_topic: string | null;
+  kafka_partition: number | null;
+  kafka_offset: Int8 | null;
+  received_at: Created;
+}
+
+export interface SitesTable {
+  site_id: string;
+  policy: ColumnType<AllocationPolicy, AllocationPolicy | undefined, AllocationPolicy>;
+  min_rate_kw: ColumnType<number, number | undefined, number>;
+  factor_off_peak: ColumnType<number, number | undefined, number>;
+  factor_mid_peak: ColumnType<number, number | undefined, number>;
+  factor_on_peak: ColumnType<number, number | undefined, number>;
+  factor_critical_peak: ColumnType<number, number | undefined, number>;
+  deviation_threshold_kw: ColumnType<number, number | undefined, number>;
+  deviation_grace_s: ColumnType<number, number | undefined, number>;
+  deadband_kw: ColumnType<number, number | undefined, number>;
+  session_timeout_s: ColumnType<number, number | undefined, number>;
+  stale_timeout_s: ColumnType<number, number | undefined, number>;
+  demand_limit_kw: number | null;
+  current_demand_kw: number | null;
+  ev_load_kw: number | null;
+  measured_ts: Date | null;
+  building_load_kw: number | null;
+  ev_cap_kw: number | null;
+  target_kw: number | null;
+  price_tier: ColumnType<PriceTier, PriceTier | undefined, PriceTier>;
+  price_usd_kwh: ColumnType<number, number | undefined, number>;
+  curtailment_pct: ColumnType<number, number | undefined, number>;
+  dr_event_id: string | null;
+  next_boundary_at: Date | null;
+  created_at: Created;
+}
+
+export interface SessionSamplesRawTable extends KafkaOrigin {
+  id: Generated<Int8>;
+  session_id: string;
+  charge_point_id: string;
+  connector_id: number;
+  site_id: string;
+  id_tag: string | null;
+  rated_power_kw: number;
+  current_power_kw: number | null;
+  soc_pct: number | null;
+  energy_kwh: number | null;
+  session_start_ts: Timestamp;
+  sampled_ts: Timestamp;
+  ended_ts: Timestamp | null;
+}
+
+export interface SiteDemandRawTable extends KafkaOrigin {
+  id: Generated<Int8>;
+  site_id: string;
+  demand_limit_kw: number;
+  current_demand_kw: number;
+  ev_load_kw: number;
+  measured_ts: Timestamp;
+}
+
+export interface PriceSignalsRawTable extends KafkaOrigin {
+  id: Generated<Int8>;
+  tariff_id: string;
+  site_id: string;
+  price_usd_kwh: number;
+  price_tier: PriceTier;
+  valid_from: Timestamp;
+  valid_to: Timestamp;
+}
+
+export interface DrSignalsRawTable extends KafkaOrigin {
+  id: Generated<Int8>;
+  dr_event_id: string;
+  site_id: string;
+  curtailment_pct: number;
+  baseline_kw: ColumnType<number, number | undefined, number>;
+  event_start_ts: Timestamp;
+  event_end_ts: Timestamp;
+  signal_ts: Timestamp;
+}
+
+export interface SessionEndsRawTable {
+  id: Generated<Int8>;
+  session_id: string;
+  ended_at: Timestamp;
+  source: Source;
+  received_at: Created;
+}
+
+export interface SessionsTable {
+  session_id: string;
+  site_id: string;
+  charge_point_id: string;
+  connector_id: number;
+  id_tag: string | null;
+  rated_power_kw: number;
+  current_power_kw: number | null;
+  soc_pct: number | null;
+  energy_kwh: number | null;
+  session_start_ts: Timestamp;
+  sampled_ts: Timestamp;
+  ended_at: Timestamp | null;
+  end_reason: "ENDED" | "TIMEOUT" | null;
+}
+
+export interface PriceIntervalsTable {
+  site_id: string;
+  tariff_id: string;
+  valid_from: Timestamp;
+  valid_to: Timestamp;
+  price_usd_kwh: number;
+  price_tier: PriceTier;
+  received_at: Timestamp;
+}
+
+export interface DrEventsTable {
+  site_id: string;
+  dr_event_id: string;
+  curtailment_pct: number;
+  baseline_kw: number;
+  event_start_ts: Timestamp;
+  event_end_ts: Timestamp;
+  signal_ts: Timestamp;
+}
+
+export interface SetpointsTable {
+  session_id: string;
+  site_id: string;
+  charge_point_id: string;
+  connector_id: number;
+  setpoint_kw: number;
+  commanded_kw: number | null;
+  commanded_at: Timestamp | null;
+  limited_by: SetpointLimit;
+  price_tier: PriceTier;
+  curtailment_pct: number;
+  updated_at: Timestamp;
+}
+
+export interface SetpointCommandsTable {
+  seq: Generated<Int8>;
+  command_id: Generated<string>;
+  session_id: string;
+  site_id: string;
+  charge_point_id: string;
+  connector_id: number;
+  setpoint_kw: number;
+  previous_kw: number | null;
+  limited_by: SetpointLimit;
+  rated_power_kw: number;
+  current_power_kw: number | null;
+  soc_pct: number | null;
+  price_tier: PriceTier;
+  curtailment_pct: number;
+  command_ts: Timestamp;
+  created_at: Created;
+}
+
+export interface AlertsTable {
+  id: Generated<Int8>;
+  type: AlertType;
+  site_id: string;
+  session_id: string | null;
+  status: AlertStatus;
+  raised_at: Timestamp;
+  updated_at: Timestamp;
+  cleared_at: Timestamp | null;
+  message: string;
+}
+
+export interface ClockSettingTable {
+  singleton: ColumnType<boolean, boolean | undefined, boolean>;
+  virtual_base: Timestamp;
+  real_base: Timestamp;
+  speed: number;
+}
+
+export interface Database {
+  clock_setting: ClockSettingTable;
+  sites: SitesTable;
+  session_samples_raw: SessionSamplesRawTable;
+  site_demand_raw: SiteDemandRawTable;
+  price_signals_raw: PriceSignalsRawTable;
+  dr_signals_raw: DrSignalsRawTable;
+  session_ends_raw: SessionEndsRawTable;
+  sessions: SessionsTable;
+  price_intervals: PriceIntervalsTable;
+  dr_events: DrEventsTable;
+  setpoints: SetpointsTable;
+  setpoint_commands: SetpointCommandsTable;
+  alerts: AlertsTable;
+}

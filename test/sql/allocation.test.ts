@@ -1,0 +1,176 @@
+// The allocation rule of SPEC §3 and the alerts of §4, one case per rule, straight in SQL.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { activeAlerts, at, commandsOf, demand, dr, price, samples, setClock, setpointsOf, T0 } from "../helpers/events.js";
+
+let t: TestDatabase;
+let site: string;
+let n = 0;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await setClock(t.pool, T0);
+});
+afterAll(async () => {
+  await t.drop();
+});
+beforeEach(() => {
+  n += 1;
+  site = `site-${n}`;
+});
+const s = (name: string) => `${site}-${name}`;
+
+describe("rules 1-2: building load and the hard cap", () => {
+  test("a lone session gets its rated power, not 3 kW (the tutorial's NULLIF(count, 1))", async () => {
+    await demand(t.pool, site, { limit: 100, current: 40, ev: 0 });
+    await samples(t.pool, [{ session: s("a"), site, rated: 11 }]);
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 11, limited_by: "RATED_POWER" });
+  });
+
+  test("the EV load is not counted against itself (no feedback loop)", async () => {
+    // Demand 60 kW of which 40 kW is EV: building 20, cap 80 - 20 = 60 for two 50 kW sessions.
+    await demand(t.pool, site, { limit: 80, current: 60, ev: 40 });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 50, current: 20 },
+      { session: s("b"), site, rated: 50, current: 20 },
+    ]);
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 30, limited_by: "SITE_LIMIT" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 30, limited_by: "SITE_LIMIT" });
+    const { rows } = await t.pool.query("SELECT building_load_kw, ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site]);
+    expect(rows[0]).toEqual({ building_load_kw: 20, ev_cap_kw: 60, target_kw: 60 });
+  });
+});
+
+describe("rule 3: demand response", () => {
+  test("curtailment scales the cap, and a baseline caps it further", async () => {
+    await demand(t.pool, site, { limit: 100, current: 20, ev: 0 });
+    await dr(t.pool, site, { pct: 50, start: at(-60), end: at(3600) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 100 }]);
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 40, limited_by: "DEMAND_RESPONSE" });
+    // Baseline 60 kW at 50 %: 30 - B(20) = 10 kW.
+    await dr(t.pool, site, { pct: 50, baseline: 60, start: at(-60), end: at(3600), signal: at(1) });
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 10 });
+  });
+});
+
+describe("rule 4: price tiers", () => {
+  test("the tier in force scales the soft target", async () => {
+    await demand(t.pool, site, { limit: 100, current: 0, ev: 0 });
+    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(3600) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 100 }]);
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 50, limited_by: "PRICE_TIER" });
+  });
+});
+
+describe("rules 5-7: admission and division", () => {
+  test("admission in arrival order when the minimums do not fit; CAPACITY_SHORTFALL", async () => {
+    await demand(t.pool, site, { limit: 7, current: 0, ev: 0 });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, start: at(-300) },
+      { session: s("b"), site, rated: 22, start: at(-200) },
+      { session: s("c"), site, rated: 22, start: at(-100) },
+    ]);
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3.5, limited_by: "SITE_LIMIT" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3.5 });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 0, limited_by: "NOT_ADMITTED" });
+    expect(await activeAlerts(t.pool, site)).toEqual(["CAPACITY_SHORTFALL"]);
+  });
+
+  test("WATER_FILL: a session capped by its rated power releases the rest", async () => {
+    await demand(t.pool, site, { limit: 30, current: 0, ev: 0 });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 3.7 },
+      { session: s("b"), site, rated: 22 },
+      { session: s("c"), site, rated: 22 },
+    ]);
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3.7, limited_by: "RATED_POWER" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 13.15, limited_by: "SITE_LIMIT" });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 13.15 });
+  });
+
+  test("EQUAL_SHARE: min(hi, max(lo, amount/n)), divided by the count", async () => {
+    await demand(t.pool, site, { limit: 30, current: 0, ev: 0 });
+    await t.pool.query("UPDATE sites SET policy = 'EQUAL_SHARE' WHERE site_id = $1", [site]);
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 3.7 },
+      { session: s("b"), site, rated: 22 },
+      { session: s("c"), site, rated: 22 },
+    ]);
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3.7, limited_by: "RATED_POWER" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 10 });
+  });
+
+  test("MIN_RATE when the price target is below the sum of minimums", async () => {
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0 });
+    await price(t.pool, site, { tier: "CRITICAL_PEAK", from: at(-60), to: at(3600) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22 },
+      { session: s("b"), site, rated: 22 },
+    ]);
+    // T = 20 * 0.2 = 4 < 2 * 3: both held up at 3 kW.
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
+  });
+
+  test("rule 8: rounded down to 0.01 kW", async () => {
+    await demand(t.pool, site, { limit: 10, current: 0, ev: 0 });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22 },
+      { session: s("b"), site, rated: 22 },
+      { session: s("c"), site, rated: 22 },
+    ]);
+    expect((await setpointsOf(t.pool, site))[s("a")]?.setpoint_kw).toBe(3.33);
+  });
+});
+
+describe("commands and deadband", () => {
+  test("first setpoint, decreases, rises >= deadband, not small rises", async () => {
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, ts: at(0) }]);
+    await demand(t.pool, site, { limit: 19.9, current: 0, ev: 0, ts: at(1) });
+    await demand(t.pool, site, { limit: 20.2, current: 0, ev: 0, ts: at(2) });
+    await demand(t.pool, site, { limit: 20.5, current: 0, ev: 0, ts: at(3) });
+    expect(await commandsOf(t.pool, s("a"))).toEqual([20, 19.9, 20.5]);
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 20.5, commanded_kw: 20.5 });
+  });
+
+  test("an older site sample never overwrites a newer one", async () => {
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(10) });
+    await demand(t.pool, site, { limit: 5, current: 0, ev: 0, ts: at(5) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 22 }]);
+    expect((await setpointsOf(t.pool, site))[s("a")]?.setpoint_kw).toBe(20);
+  });
+});
+
+describe("alerts", () => {
+  test("SITE_OVER_DEMAND fires when demand exceeds the limit, and clears", async () => {
+    await demand(t.pool, site, { limit: 50, current: 60, ev: 10, ts: at(0) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    await demand(t.pool, site, { limit: 50, current: 40, ev: 10, ts: at(1) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    const { rows } = await t.pool.query("SELECT status, cleared_at FROM alerts WHERE site_id = $1", [site]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].status).toBe("CLEARED");
+  });
+
+  test("SITE_DATA_MISSING: sessions but no demand sample, so no setpoints", async () => {
+    await samples(t.pool, [{ session: s("a"), site, rated: 11 }]);
+    expect(await setpointsOf(t.pool, site)).toEqual({});
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_DATA_MISSING"]);
+    await demand(t.pool, site, { limit: 50, current: 0, ev: 0 });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    expect((await setpointsOf(t.pool, site))[s("a")]?.setpoint_kw).toBe(11);
+  });
+
+  test("an alert is not raised twice while it holds", async () => {
+    await demand(t.pool, site, { limit: 50, current: 60, ev: 0, ts: at(0) });
+    await demand(t.pool, site, { limit: 50, current: 60, ev: 0, ts: at(1) });
+    await demand(t.pool, site, { limit: 50, current: 70, ev: 0, ts: at(2) });
+    const { rows } = await t.pool.query("SELECT status, message FROM alerts WHERE site_id = $1", [site]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].message).toContain("70");
+  });
+});
