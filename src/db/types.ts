@@ -64,7 +64,7 @@ export interface SitesTable {
 }
 
 export interface SessionSamplesRawTable extends KafkaOrigin {
-  id: Generated<Int8>;
+  id: Generated<string>;
   session_id: string;
   charge_point_id: string;
   connector_id: number;
@@ -80,7 +80,7 @@ export interface SessionSamplesRawTable extends KafkaOrigin {
 }
 
 export interface SiteDemandRawTable extends KafkaOrigin {
-  id: Generated<Int8>;
+  id: Generated<string>;
   site_id: string;
   demand_limit_kw: number;
   current_demand_kw: number;
@@ -89,7 +89,7 @@ export interface SiteDemandRawTable extends KafkaOrigin {
 }
 
 export interface PriceSignalsRawTable extends KafkaOrigin {
-  id: Generated<Int8>;
+  id: Generated<string>;
   tariff_id: string;
   site_id: string;
   price_usd_kwh: number;
@@ -99,7 +99,7 @@ export interface PriceSignalsRawTable extends KafkaOrigin {
 }
 
 export interface DrSignalsRawTable extends KafkaOrigin {
-  id: Generated<Int8>;
+  id: Generated<string>;
   dr_event_id: string;
   site_id: string;
   curtailment_pct: number;
@@ -110,7 +110,7 @@ export interface DrSignalsRawTable extends KafkaOrigin {
 }
 
 export interface SessionEndsRawTable {
-  id: Generated<Int8>;
+  id: Generated<string>;
   session_id: string;
   ended_at: Timestamp;
   source: Source;
@@ -168,7 +168,7 @@ export interface SetpointsTable {
 }
 
 export interface SetpointCommandsTable {
-  seq: Generated<Int8>;
+  seq: Generated<string>;
   command_id: Generated<string>;
   session_id: string;
   site_id: string;
@@ -187,7 +187,7 @@ export interface SetpointCommandsTable {
 }
 
 export interface AlertsTable {
-  id: Generated<Int8>;
+  id: Generated<string>;
   type: AlertType;
   site_id: string;
   session_id: string | null;

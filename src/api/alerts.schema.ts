@@ -1,0 +1,60 @@
+import { canSeeSite, requireOperation, siteScope } from "../access/access.js";
+import { findAlerts } from "../allocation/allocation.repository.js";
+import type { AlertRow } from "../allocation/models.js";
+import { builder } from "../graphql/builder.js";
+import type { AlertEvent } from "../stream/events.js";
+import { AlertStatusEnum, AlertTypeEnum } from "./enums.js";
+
+export function alertFromEvent(event: AlertEvent): AlertRow {
+  return {
+    id: event.id,
+    type: event.type as AlertRow["type"],
+    site_id: event.siteId,
+    session_id: event.sessionId,
+    status: event.status,
+    raised_at: event.raisedAt,
+    updated_at: event.updatedAt,
+    cleared_at: event.clearedAt,
+    message: event.message,
+  };
+}
+
+export const AlertRef = builder.objectRef<AlertRow>("Alert").implement({
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    type: t.field({ type: AlertTypeEnum, resolve: (a) => a.type }),
+    siteId: t.exposeID("site_id"),
+    sessionId: t.exposeID("session_id", { nullable: true }),
+    status: t.field({ type: AlertStatusEnum, resolve: (a) => a.status }),
+    raisedAt: t.field({ type: "DateTime", resolve: (a) => a.raised_at }),
+    updatedAt: t.field({ type: "DateTime", resolve: (a) => a.updated_at }),
+    clearedAt: t.field({ type: "DateTime", nullable: true, resolve: (a) => a.cleared_at }),
+    message: t.exposeString("message"),
+  }),
+});
+
+builder.queryField("alerts", (t) =>
+  t.field({
+    type: [AlertRef],
+    args: { siteId: t.arg.id(), activeOnly: t.arg.boolean({ defaultValue: true }) },
+    resolve: (_root, args, ctx) => {
+      requireOperation(ctx.access, "query");
+      return findAlerts(ctx.db, { siteIds: siteScope(ctx.access, args.siteId?.toString()), activeOnly: args.activeOnly ?? true });
+    },
+  }),
+);
+
+builder.subscriptionField("alertChanged", (t) =>
+  t.field({
+    type: AlertRef,
+    description: "Alerts raised, updated and cleared, for a site or every site the key may see.",
+    args: { siteId: t.arg.id() },
+    subscribe: (_root, args, ctx) => {
+      requireOperation(ctx.access, "subscribe");
+      const siteId = args.siteId?.toString() ?? null;
+      if (siteId !== null && !canSeeSite(ctx.access, siteId)) siteScope(ctx.access, siteId);
+      return ctx.fanout.subscribe("alert", { siteId, allowedSites: ctx.access.sites });
+    },
+    resolve: (event) => alertFromEvent(event),
+  }),
+);

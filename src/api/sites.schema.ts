@@ -1,0 +1,188 @@
+import { requireOperation, requireSite, siteScope } from "../access/access.js";
+import { configureSite, findSessions, findSites } from "../allocation/allocation.repository.js";
+import type { SiteRow } from "../allocation/models.js";
+import { builder } from "../graphql/builder.js";
+import { insertSiteDemand } from "../ingest/ingest.repository.js";
+import { checkSiteDemand, type Issue } from "../ingest/validate.js";
+import { AllocationPolicyEnum, PriceTierEnum } from "./enums.js";
+import { badUserInput, notFound } from "./errors.js";
+import { ChargingSessionRef } from "./sessions.schema.js";
+import { SetpointRef } from "./setpoints.schema.js";
+
+const PriceTierFactorsRef = builder.objectRef<SiteRow>("PriceTierFactors").implement({
+  fields: (t) => ({
+    offPeak: t.exposeFloat("factor_off_peak"),
+    midPeak: t.exposeFloat("factor_mid_peak"),
+    onPeak: t.exposeFloat("factor_on_peak"),
+    criticalPeak: t.exposeFloat("factor_critical_peak"),
+  }),
+});
+
+export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
+  fields: (t) => ({
+    id: t.exposeID("site_id"),
+    demandLimitKw: t.exposeFloat("demand_limit_kw", { nullable: true }),
+    currentDemandKw: t.exposeFloat("current_demand_kw", { nullable: true }),
+    evLoadKw: t.exposeFloat("ev_load_kw", { nullable: true }),
+    measuredTs: t.field({ type: "DateTime", nullable: true, resolve: (s) => s.measured_ts }),
+    buildingLoadKw: t.exposeFloat("building_load_kw", { nullable: true, description: "B = max(0, demand - EV load)" }),
+    evCapKw: t.exposeFloat("ev_cap_kw", { nullable: true, description: "Hard EV cap C" }),
+    targetKw: t.exposeFloat("target_kw", { nullable: true, description: "Soft target T = C x tier factor" }),
+    priceTier: t.field({ type: PriceTierEnum, resolve: (s) => s.price_tier }),
+    priceUsdKwh: t.exposeFloat("price_usd_kwh"),
+    curtailmentPct: t.exposeFloat("curtailment_pct"),
+    drEventId: t.exposeID("dr_event_id", { nullable: true }),
+    policy: t.field({ type: AllocationPolicyEnum, resolve: (s) => s.policy }),
+    minRateKw: t.exposeFloat("min_rate_kw"),
+    priceTierFactors: t.field({ type: PriceTierFactorsRef, resolve: (s) => s }),
+    deviationThresholdKw: t.exposeFloat("deviation_threshold_kw"),
+    deviationGraceSeconds: t.exposeInt("deviation_grace_s"),
+    deadbandKw: t.exposeFloat("deadband_kw"),
+    sessionTimeoutSeconds: t.exposeInt("session_timeout_s"),
+    staleTimeoutSeconds: t.exposeInt("stale_timeout_s"),
+    nextBoundaryAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When this site's allocation next changes with no new event",
+      resolve: (s) => s.next_boundary_at,
+    }),
+    activeSessions: t.int({
+      description: "Number of active sessions",
+      resolve: (s, _args, ctx) => ctx.loaders.activeSessionsBySite.load(s.site_id),
+    }),
+    sessions: t.field({
+      type: [ChargingSessionRef],
+      args: { activeOnly: t.arg.boolean({ defaultValue: true }) },
+      resolve: (s, args, ctx) => findSessions(ctx.db, { siteIds: [s.site_id], activeOnly: args.activeOnly ?? true }),
+    }),
+    setpoints: t.field({
+      type: [SetpointRef],
+      resolve: (s, _args, ctx) => ctx.loaders.setpointsBySite.load(s.site_id),
+    }),
+  }),
+});
+
+const SiteDemandInput = builder.inputType("SiteDemandInput", {
+  description: "A site demand sample from the building energy management system (SPEC §2).",
+  fields: (t) => ({
+    siteId: t.id({ required: true }),
+    demandLimitKw: t.float({ required: true }),
+    currentDemandKw: t.float({ required: true, description: "Building + EV" }),
+    evLoadKw: t.float({ required: true }),
+    measuredTs: t.field({ type: "DateTime", required: true }),
+  }),
+});
+
+const PriceTierFactorsInput = builder.inputType("PriceTierFactorsInput", {
+  fields: (t) => ({
+    OFF_PEAK: t.float(),
+    MID_PEAK: t.float(),
+    ON_PEAK: t.float(),
+    CRITICAL_PEAK: t.float(),
+  }),
+});
+
+const SiteConfigInput = builder.inputType("SiteConfigInput", {
+  fields: (t) => ({
+    siteId: t.id({ required: true }),
+    policy: t.field({ type: AllocationPolicyEnum }),
+    minRateKw: t.float(),
+    priceTierFactors: t.field({ type: PriceTierFactorsInput }),
+    deviationThresholdKw: t.float(),
+    deviationGraceSeconds: t.int(),
+    deadbandKw: t.float(),
+    sessionTimeoutSeconds: t.int(),
+    staleTimeoutSeconds: t.int(),
+  }),
+});
+
+type ConfigInput = typeof SiteConfigInput.$inferInput;
+
+function checkSiteConfig(input: ConfigInput): Issue[] {
+  const issues: Issue[] = [];
+  const range = (field: string, value: number | null | undefined, min: number, max: number, integer = false) => {
+    if (value === null || value === undefined) return;
+    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+      issues.push({ field, message: `must be ${integer ? "an integer " : ""}between ${min} and ${max}, got ${value}` });
+    }
+  };
+  if (!input.siteId || String(input.siteId).length > 200) issues.push({ field: "siteId", message: "must be 1-200 characters" });
+  range("minRateKw", input.minRateKw, 0, 1000);
+  for (const [tier, factor] of Object.entries(input.priceTierFactors ?? {})) range(`priceTierFactors.${tier}`, factor, 0, 1);
+  range("deviationThresholdKw", input.deviationThresholdKw, 0, 1000);
+  range("deviationGraceSeconds", input.deviationGraceSeconds, 0, 86_400, true);
+  range("deadbandKw", input.deadbandKw, 0, 1000);
+  range("sessionTimeoutSeconds", input.sessionTimeoutSeconds, 1, 7 * 86_400, true);
+  range("staleTimeoutSeconds", input.staleTimeoutSeconds, 1, 7 * 86_400, true);
+  return issues;
+}
+
+const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
+
+builder.queryFields((t) => ({
+  site: t.field({
+    type: SiteRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      requireOperation(ctx.access, "query");
+      requireSite(ctx.access, args.id.toString());
+      const [site] = await findSites(ctx.db, [args.id.toString()]);
+      return site ?? null;
+    },
+  }),
+  sites: t.field({
+    type: [SiteRef],
+    resolve: (_root, _args, ctx) => {
+      requireOperation(ctx.access, "query");
+      return findSites(ctx.db, siteScope(ctx.access, null));
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  recordSiteDemand: t.field({
+    type: SiteRef,
+    args: { input: t.arg({ type: SiteDemandInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      requireOperation(ctx.access, "ingest");
+      const checked = checkSiteDemand(args.input);
+      if (!checked.ok) throw badUserInput(checked.issues);
+      requireSite(ctx.access, checked.value.siteId);
+      await insertSiteDemand(ctx.db, [checked.value]);
+      const [site] = await findSites(ctx.db, [checked.value.siteId]);
+      if (!site) throw notFound(`site ${checked.value.siteId}`);
+      return site;
+    },
+  }),
+  configureSite: t.field({
+    type: SiteRef,
+    description: "Creates the site if needed and changes its settings; setpoints follow at once.",
+    args: { input: t.arg({ type: SiteConfigInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      requireOperation(ctx.access, "configure");
+      const input = args.input;
+      const issues = checkSiteConfig(input);
+      if (issues.length > 0) throw badUserInput(issues);
+      requireSite(ctx.access, input.siteId.toString());
+      const factors = input.priceTierFactors;
+      return configureSite(ctx.db, input.siteId.toString(), {
+        policy: orUndefined(input.policy),
+        minRateKw: orUndefined(input.minRateKw),
+        priceTierFactors: factors
+          ? {
+              OFF_PEAK: orUndefined(factors.OFF_PEAK),
+              MID_PEAK: orUndefined(factors.MID_PEAK),
+              ON_PEAK: orUndefined(factors.ON_PEAK),
+              CRITICAL_PEAK: orUndefined(factors.CRITICAL_PEAK),
+            }
+          : undefined,
+        deviationThresholdKw: orUndefined(input.deviationThresholdKw),
+        deviationGraceSeconds: orUndefined(input.deviationGraceSeconds),
+        deadbandKw: orUndefined(input.deadbandKw),
+        sessionTimeoutSeconds: orUndefined(input.sessionTimeoutSeconds),
+        staleTimeoutSeconds: orUndefined(input.staleTimeoutSeconds),
+      });
+    },
+  }),
+}));

@@ -1,0 +1,211 @@
+// Composition root: builds every part once and wires them together. buildApp(config) returns
+// { start, stop }; nothing here lives at module scope.
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ExecutionArgs } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { createYoga, type Plugin } from "graphql-yoga";
+import type { Logger } from "pino";
+import { WebSocketServer } from "ws";
+import { FULL_ACCESS } from "./access/access.js";
+import { createScheduler, type Scheduler } from "./allocation/scheduler.js";
+import type { Config } from "./config.js";
+import { type AppContext, createContext, type Services } from "./context.js";
+import { type Database, openDatabase } from "./db/database.js";
+import { isMigrated } from "./db/migrate.js";
+import { buildSchema } from "./graphql/schema.js";
+import { createLogger } from "./logger.js";
+import { createMetrics, type Metrics } from "./ops/metrics.js";
+import { type ChangeStream, createChangeStream } from "./stream/change-stream.js";
+import { Fanout } from "./stream/fanout.js";
+
+export interface App {
+  start(): Promise<{ url: string; port: number }>;
+  stop(): Promise<void>;
+  /** Available after start (tests and tools). */
+  readonly database: Database;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+interface Running {
+  database: Database;
+  server: Server;
+  wss: WebSocketServer;
+  scheduler: Scheduler;
+  liveStream: ChangeStream;
+  fanout: Fanout;
+}
+
+function metricsPlugin(metrics: Metrics): Plugin {
+  return {
+    onExecute({ args }) {
+      const operation = args.document.definitions.find((d: { kind: string }) => d.kind === "OperationDefinition");
+      const type = operation && "operation" in operation ? operation.operation : "unknown";
+      return {
+        onExecuteDone({ result }) {
+          const failed = "errors" in result && Array.isArray(result.errors) && result.errors.length > 0;
+          metrics.graphqlOperations.inc({ type, outcome: failed ? "error" : "ok" });
+        },
+      };
+    },
+  };
+}
+
+export function buildApp(config: Config, options: { logger?: Logger } = {}): App {
+  const logger = options.logger ?? createLogger(config);
+  const metrics = createMetrics();
+  let running: Running | null = null;
+  let stopping: Promise<void> | null = null;
+
+  const readiness = async (): Promise<{ ready: boolean; checks: Record<string, boolean> }> => {
+    if (!running) return { ready: false, checks: { started: false } };
+    const database = await isMigrated(running.database.pool).catch(() => false);
+    const stream = running.liveStream.state === "streaming";
+    return { ready: database && stream, checks: { database, stream } };
+  };
+
+  async function handleOps(req: IncomingMessage, res: ServerResponse, route: string): Promise<boolean> {
+    if (route === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
+      return true;
+    }
+    if (route === "/readyz") {
+      const result = await readiness();
+      res.writeHead(result.ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify(result));
+      return true;
+    }
+    if (route === "/metrics") {
+      if (running) {
+        metrics.subscribers.set(running.fanout.stats.subscribers);
+        metrics.streamState.set({ reader: "live" }, running.liveStream.state === "streaming" ? 1 : 0);
+      }
+      res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
+      return true;
+    }
+    return false;
+  }
+
+  async function start(): Promise<{ url: string; port: number }> {
+    if (running) throw new Error("already started");
+    const database = await openDatabase(config, logger);
+    const fanout = new Fanout();
+    const services: Services = { db: database.db, fanout, logger };
+    const schema = buildSchema();
+    const yoga = createYoga<Record<string, unknown>, AppContext>({
+      schema,
+      graphqlEndpoint: "/graphql",
+      graphiql: config.nodeEnv !== "production" ? { subscriptionsProtocol: "WS" } : false,
+      maskedErrors: config.nodeEnv === "production" ? true : { isDev: true },
+      logging: logger,
+      context: () => createContext(services, FULL_ACCESS),
+      plugins: [metricsPlugin(metrics)],
+    });
+
+    const server = createServer(async (req, res) => {
+      const route = (req.url ?? "/").split("?")[0] ?? "/";
+      const endTimer = metrics.httpDuration.startTimer({ route });
+      res.on("finish", () => {
+        endTimer();
+        metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+      });
+      try {
+        if (await handleOps(req, res, route)) return;
+        await yoga(req, res);
+      } catch (error) {
+        logger.error({ err: error }, "request failed");
+        if (!res.headersSent) res.writeHead(500).end();
+      }
+    });
+
+    // graphql-ws on the same server and path, through yoga's envelop: same plugins, same context.
+    const wss = new WebSocketServer({ server, path: "/graphql" });
+    useServer(
+      {
+        execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+        subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+        onSubscribe: async (ctx, _id, params) => {
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params,
+          });
+          const args: ExecutionArgs = {
+            schema,
+            operationName: params.operationName,
+            document: parse(params.query),
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+          const errors = validate(args.schema, args.document);
+          if (errors.length) return errors;
+          return args;
+        },
+      },
+      wss,
+    );
+
+    const scheduler = createScheduler({ pool: database.pool, connectionString: database.connectionString, logger });
+    // Live fan-out: a temporary slot per process, so every instance serves its own subscribers.
+    const liveStream = createChangeStream({
+      connectionString: database.connectionString,
+      slotName: `scc_live_${randomBytes(5).toString("hex")}`,
+      temporary: true,
+      logger,
+      onTransaction: async (tx) => {
+        fanout.publish(tx);
+        metrics.streamTransactions.inc({ reader: "live" });
+      },
+    });
+    running = { database, server, wss, scheduler, liveStream, fanout };
+    try {
+      await liveStream.start();
+      await scheduler.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, () => resolve());
+      });
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://localhost:${port}/graphql`;
+    logger.info({ url }, "smart-charging coordinator ready");
+    return { url, port };
+  }
+
+  async function stop(): Promise<void> {
+    if (!running) return;
+    stopping ??= (async () => {
+      const r = running as Running;
+      // Stop accepting, end subscriptions, drain requests, then close the stream, pool and server.
+      r.server.close();
+      r.fanout.closeAll();
+      for (const client of r.wss.clients) client.close(1001, "server stopping");
+      await new Promise<void>((resolve) => r.wss.close(() => resolve()));
+      r.server.closeIdleConnections();
+      await r.scheduler.stop();
+      await r.liveStream.stop();
+      await r.database.close();
+      running = null;
+      logger.info("stopped");
+    })();
+    await stopping;
+    stopping = null;
+  }
+
+  return {
+    start,
+    stop,
+    get database() {
+      if (!running) throw new Error("not started");
+      return running.database;
+    },
+    logger,
+    metrics,
+  };
+}

@@ -1,0 +1,28 @@
+// The one schema builder: plugins and scalars only. Types live with their domain in src/api/.
+import SchemaBuilder from "@pothos/core";
+import type { AppContext } from "../context.js";
+
+export const builder = new SchemaBuilder<{
+  Context: AppContext;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: string; Output: Date | string };
+  };
+}>({
+  defaultFieldNullability: false,
+});
+
+// DateTime accepts any string here; the ingest validation reports a bad one as BAD_USER_INPUT
+// naming the field (a scalar error could not say which batch item it came from).
+builder.scalarType("DateTime", {
+  description: "ISO-8601 timestamp with offset, e.g. 2026-05-01T12:00:00Z",
+  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
+  parseValue: (value) => {
+    if (typeof value !== "string") throw new TypeError("DateTime must be an ISO-8601 string");
+    return value;
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

@@ -1,0 +1,271 @@
+// Validation of the four input streams and session ends (SPEC §2). One code path for GraphQL and
+// Kafka: both hand a camelCase record here and get a typed event or the list of problems.
+import type { PriceTier } from "../db/types.js";
+
+export interface Issue {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
+
+export interface SessionSample {
+  sessionId: string;
+  chargePointId: string;
+  connectorId: number;
+  siteId: string;
+  idTag: string | null;
+  ratedPowerKw: number;
+  currentPowerKw: number | null;
+  socPct: number | null;
+  energyKwh: number | null;
+  sessionStartTs: Date;
+  sampledTs: Date;
+  /** Set when the sample ends the session (`ended: true` or an `ended_ts`). */
+  endedTs: Date | null;
+}
+
+export interface SiteDemand {
+  siteId: string;
+  demandLimitKw: number;
+  currentDemandKw: number;
+  evLoadKw: number;
+  measuredTs: Date;
+}
+
+export interface PriceSignal {
+  tariffId: string;
+  siteId: string;
+  priceUsdKwh: number;
+  priceTier: PriceTier;
+  validFrom: Date;
+  validTo: Date;
+}
+
+export interface DemandResponseSignal {
+  drEventId: string;
+  siteId: string;
+  curtailmentPct: number;
+  baselineKw: number;
+  eventStartTs: Date;
+  eventEndTs: Date;
+  signalTs: Date;
+}
+
+export const PRICE_TIERS: readonly PriceTier[] = ["OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"];
+
+const MAX_ID_LENGTH = 200;
+const MAX_POWER_KW = 1_000_000;
+const EARLIEST = Date.parse("2000-01-01T00:00:00Z");
+const DAY_MS = 86_400_000;
+/** Observations (samples, measurements, signals) may lead our clock by at most this much. */
+const OBSERVATION_LEAD_MS = 2 * DAY_MS;
+/** Schedules (tariff intervals, DR windows) may be published this far ahead. */
+const SCHEDULE_LEAD_MS = 400 * DAY_MS;
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+type Raw = Readonly<Record<string, unknown>>;
+
+/** Collects the problems of one record while reading its fields. */
+class Reader {
+  readonly issues: Issue[] = [];
+  constructor(
+    private readonly raw: Raw,
+    private readonly now: number,
+  ) {}
+
+  private fail(field: string, message: string): undefined {
+    this.issues.push({ field, message });
+    return undefined;
+  }
+
+  id(field: string): string {
+    const value = this.raw[field];
+    if (value === undefined || value === null || value === "") return this.fail(field, "is required") ?? "";
+    if (typeof value !== "string") return this.fail(field, "must be a string") ?? "";
+    if (value.trim() !== value || value.length > MAX_ID_LENGTH) {
+      return this.fail(field, `must be 1-${MAX_ID_LENGTH} characters without surrounding spaces`) ?? "";
+    }
+    return value;
+  }
+
+  optionalString(field: string): string | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return null;
+    if (typeof value !== "string" || value.length > MAX_ID_LENGTH) {
+      return this.fail(field, `must be a string of at most ${MAX_ID_LENGTH} characters`) ?? null;
+    }
+    return value;
+  }
+
+  private number(field: string, required: boolean, min: number, max: number, unit: string): number | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return required ? (this.fail(field, "is required") ?? 0) : null;
+    if (typeof value !== "number" || !Number.isFinite(value)) return this.fail(field, "must be a finite number") ?? 0;
+    if (value < min || value > max) return this.fail(field, `must be between ${min} and ${max}${unit}, got ${value}`) ?? 0;
+    return value;
+  }
+
+  power(field: string): number {
+    return this.number(field, true, 0, MAX_POWER_KW, " kW") ?? 0;
+  }
+
+  optionalPower(field: string): number | null {
+    return this.number(field, false, 0, MAX_POWER_KW, " kW");
+  }
+
+  percent(field: string, required: boolean): number | null {
+    return this.number(field, required, 0, 100, " %");
+  }
+
+  optionalEnergy(field: string): number | null {
+    return this.number(field, false, 0, 1e9, " kWh");
+  }
+
+  price(field: string): number {
+    return this.number(field, true, -10_000, 10_000, " USD/kWh") ?? 0;
+  }
+
+  integer(field: string, min: number, max: number): number {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return this.fail(field, "is required") ?? 0;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      return this.fail(field, `must be an integer between ${min} and ${max}`) ?? 0;
+    }
+    return value;
+  }
+
+  private time(field: string, required: boolean, leadMs: number): Date | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return required ? (this.fail(field, "is required") ?? new Date(0)) : null;
+    const date = value instanceof Date ? value : typeof value === "string" && ISO_WITH_OFFSET.test(value) ? new Date(value) : null;
+    if (!date || Number.isNaN(date.getTime())) {
+      return this.fail(field, "must be an ISO-8601 timestamp with an offset, e.g. 2026-05-01T12:00:00Z") ?? new Date(0);
+    }
+    if (date.getTime() < EARLIEST) return this.fail(field, "is before 2000-01-01") ?? date;
+    if (date.getTime() > this.now + leadMs) return this.fail(field, "is too far in the future") ?? date;
+    return date;
+  }
+
+  observedAt(field: string): Date {
+    return this.time(field, true, OBSERVATION_LEAD_MS) ?? new Date(0);
+  }
+
+  optionalObservedAt(field: string): Date | null {
+    return this.time(field, false, OBSERVATION_LEAD_MS);
+  }
+
+  scheduledAt(field: string): Date {
+    return this.time(field, true, SCHEDULE_LEAD_MS) ?? new Date(0);
+  }
+
+  optionalBoolean(field: string): boolean | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return null;
+    if (typeof value !== "boolean") return this.fail(field, "must be true or false") ?? null;
+    return value;
+  }
+
+  tier(field: string): PriceTier {
+    const value = this.raw[field];
+    if (!PRICE_TIERS.includes(value as PriceTier)) {
+      return this.fail(field, `must be one of ${PRICE_TIERS.join(", ")}`) ?? "OFF_PEAK";
+    }
+    return value as PriceTier;
+  }
+
+  order(earlierField: string, earlier: Date | null, laterField: string, later: Date | null): void {
+    if (earlier && later && later.getTime() <= earlier.getTime()) this.fail(laterField, `must be after ${earlierField}`);
+  }
+
+  result<T>(value: T): Checked<T> {
+    return this.issues.length === 0 ? { ok: true, value } : { ok: false, issues: this.issues };
+  }
+}
+
+export function checkSessionSample(raw: Raw, now = Date.now()): Checked<SessionSample> {
+  const r = new Reader(raw, now);
+  const sample: SessionSample = {
+    sessionId: r.id("sessionId"),
+    chargePointId: r.id("chargePointId"),
+    connectorId: r.integer("connectorId", 0, 1000),
+    siteId: r.id("siteId"),
+    idTag: r.optionalString("idTag"),
+    ratedPowerKw: r.power("ratedPowerKw"),
+    currentPowerKw: r.optionalPower("currentPowerKw"),
+    socPct: r.percent("socPct", false),
+    energyKwh: r.optionalEnergy("energyKwh"),
+    sessionStartTs: r.observedAt("sessionStartTs"),
+    sampledTs: r.observedAt("sampledTs"),
+    endedTs: null,
+  };
+  const endedTs = r.optionalObservedAt("endedTs");
+  const ended = r.optionalBoolean("ended");
+  sample.endedTs = endedTs ?? (ended ? sample.sampledTs : null);
+  const timesValid = !r.issues.some((i) => i.field === "sampledTs" || i.field === "sessionStartTs");
+  if (timesValid && sample.sampledTs.getTime() < sample.sessionStartTs.getTime()) {
+    r.issues.push({ field: "sampledTs", message: "must not be before sessionStartTs" });
+  }
+  return r.result(sample);
+}
+
+export function checkSiteDemand(raw: Raw, now = Date.now()): Checked<SiteDemand> {
+  const r = new Reader(raw, now);
+  return r.result({
+    siteId: r.id("siteId"),
+    demandLimitKw: r.power("demandLimitKw"),
+    currentDemandKw: r.power("currentDemandKw"),
+    evLoadKw: r.power("evLoadKw"),
+    measuredTs: r.observedAt("measuredTs"),
+  });
+}
+
+export function checkPriceSignal(raw: Raw, now = Date.now()): Checked<PriceSignal> {
+  const r = new Reader(raw, now);
+  const signal: PriceSignal = {
+    tariffId: r.id("tariffId"),
+    siteId: r.id("siteId"),
+    priceUsdKwh: r.price("priceUsdKwh"),
+    priceTier: r.tier("priceTier"),
+    validFrom: r.scheduledAt("validFrom"),
+    validTo: r.scheduledAt("validTo"),
+  };
+  r.order("validFrom", signal.validFrom, "validTo", signal.validTo);
+  return r.result(signal);
+}
+
+export function checkDemandResponse(raw: Raw, now = Date.now()): Checked<DemandResponseSignal> {
+  const r = new Reader(raw, now);
+  const signal: DemandResponseSignal = {
+    drEventId: r.id("drEventId"),
+    siteId: r.id("siteId"),
+    curtailmentPct: r.percent("curtailmentPct", true) ?? 0,
+    baselineKw: r.optionalPower("baselineKw") ?? 0,
+    eventStartTs: r.scheduledAt("eventStartTs"),
+    eventEndTs: r.scheduledAt("eventEndTs"),
+    signalTs: r.observedAt("signalTs"),
+  };
+  r.order("eventStartTs", signal.eventStartTs, "eventEndTs", signal.eventEndTs);
+  return r.result(signal);
+}
+
+export function checkSessionEnd(raw: Raw, now = Date.now()): Checked<{ sessionId: string; endedAt: Date | null }> {
+  const r = new Reader(raw, now);
+  return r.result({ sessionId: r.id("sessionId"), endedAt: r.optionalObservedAt("endedAt") });
+}
+
+/** Checks a batch; the problems of every bad item, each with its index. */
+export function checkBatch<T>(
+  items: readonly Raw[],
+  check: (raw: Raw, now: number) => Checked<T>,
+  now = Date.now(),
+): Checked<T[]> {
+  const values: T[] = [];
+  const issues: Issue[] = [];
+  items.forEach((item, index) => {
+    const checked = check(item, now);
+    if (checked.ok) values.push(checked.value);
+    else for (const issue of checked.issues) issues.push({ field: `inputs[${index}].${issue.field}`, message: issue.message });
+  });
+  return issues.length === 0 ? { ok: true, value: values } : { ok: false, issues };
+}

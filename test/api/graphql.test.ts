@@ -1,0 +1,231 @@
+// Every query and mutation of SPEC §6 through HTTP, as a user would call them.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { at, setClock, T0 } from "../helpers/events.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+  await setClock(t.database.pool, T0);
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const SAMPLE = `mutation ($input: SessionSampleInput!) {
+  recordSessionSample(input: $input) { id siteId active ratedPowerKw sampledTs setpoint { setpointKw limitedBy commandedKw } }
+}`;
+const SAMPLES = `mutation ($inputs: [SessionSampleInput!]!) { recordSessionSamples(inputs: $inputs) { accepted } }`;
+const DEMAND = `mutation ($input: SiteDemandInput!) {
+  recordSiteDemand(input: $input) { id demandLimitKw currentDemandKw evLoadKw buildingLoadKw evCapKw targetKw priceTier }
+}`;
+
+function sample(session: string, site: string, extra: Record<string, unknown> = {}) {
+  return {
+    sessionId: session,
+    chargePointId: `cp-${session}`,
+    connectorId: 1,
+    siteId: site,
+    idTag: "TAG",
+    ratedPowerKw: 22,
+    currentPowerKw: 0,
+    socPct: 40,
+    energyKwh: 1.5,
+    sessionStartTs: T0,
+    sampledTs: T0,
+    ...extra,
+  };
+}
+
+function demandInput(site: string, limit: number, current: number, ev: number, ts = T0) {
+  return { siteId: site, demandLimitKw: limit, currentDemandKw: current, evLoadKw: ev, measuredTs: ts };
+}
+
+describe("ingest and the numbers of SPEC §3", () => {
+  test("a site, two sessions, a fair share through GraphQL", async () => {
+    const d = await t.gql(DEMAND, { input: demandInput("g1", 80, 60, 40) });
+    expect(d.errors).toBeUndefined();
+    expect(d.data?.recordSiteDemand).toMatchObject({ id: "g1", buildingLoadKw: 20, evCapKw: 60, targetKw: 60, priceTier: "OFF_PEAK" });
+    const r = await t.gql(SAMPLES, { inputs: [sample("g1-a", "g1", { ratedPowerKw: 50 }), sample("g1-b", "g1", { ratedPowerKw: 50 })] });
+    expect(r).toEqual({ data: { recordSessionSamples: { accepted: 2 } } });
+    const q = await t.gql(`{ site(id: "g1") { id activeSessions setpoints { sessionId setpointKw limitedBy priceTier curtailmentPct currentPowerKw socPct ratedPowerKw } } }`);
+    expect(q.data?.site).toMatchObject({
+      id: "g1",
+      activeSessions: 2,
+      setpoints: [
+        { sessionId: "g1-a", setpointKw: 30, limitedBy: "SITE_LIMIT", priceTier: "OFF_PEAK", curtailmentPct: 0, ratedPowerKw: 50 },
+        { sessionId: "g1-b", setpointKw: 30, limitedBy: "SITE_LIMIT" },
+      ],
+    });
+  });
+
+  test("recordSessionSample returns the session with its setpoint; a lone session gets its rated power", async () => {
+    await t.gql(DEMAND, { input: demandInput("g2", 100, 10, 0) });
+    const r = await t.gql(SAMPLE, { input: sample("g2-a", "g2", { ratedPowerKw: 11 }) });
+    expect(r.data?.recordSessionSample).toMatchObject({
+      id: "g2-a",
+      active: true,
+      setpoint: { setpointKw: 11, limitedBy: "RATED_POWER", commandedKw: 11 },
+    });
+  });
+
+  test("price tier and DR through their mutations", async () => {
+    await t.gql(DEMAND, { input: demandInput("g3", 100, 0, 0) });
+    await t.gql(SAMPLE, { input: sample("g3-a", "g3", { ratedPowerKw: 100 }) });
+    const p = await t.gql(
+      `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId siteId priceTier priceUsdKwh validFrom validTo } }`,
+      { input: { tariffId: "tou", siteId: "g3", priceUsdKwh: 0.42, priceTier: "ON_PEAK", validFrom: at(-60), validTo: at(3600) } },
+    );
+    expect(p.data?.publishPriceSignal).toMatchObject({ priceTier: "ON_PEAK", priceUsdKwh: 0.42 });
+    let s = await t.gql(`{ setpoints(siteId: "g3") { setpointKw limitedBy priceTier } site(id: "g3") { priceUsdKwh targetKw } }`);
+    expect(s.data).toMatchObject({ setpoints: [{ setpointKw: 50, limitedBy: "PRICE_TIER", priceTier: "ON_PEAK" }], site: { priceUsdKwh: 0.42, targetKw: 50 } });
+    const d = await t.gql(
+      `mutation ($input: DemandResponseInput!) { dispatchDemandResponse(input: $input) { drEventId curtailmentPct baselineKw } }`,
+      { input: { drEventId: "dr-9", siteId: "g3", curtailmentPct: 80, eventStartTs: at(-10), eventEndTs: at(600), signalTs: at(-20) } },
+    );
+    expect(d.data?.dispatchDemandResponse).toEqual({ drEventId: "dr-9", curtailmentPct: 80, baselineKw: 0 });
+    s = await t.gql(`{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw curtailmentPct } }`);
+    // C = 100 * 0.2 = 20, T = 20 * 0.5 = 10.
+    expect(s.data).toMatchObject({ setpoints: [{ setpointKw: 10, curtailmentPct: 80 }], site: { evCapKw: 20, curtailmentPct: 80 } });
+  });
+
+  test("configureSite switches policy and settings; setpoints follow", async () => {
+    await t.gql(DEMAND, { input: demandInput("g4", 30, 0, 0) });
+    await t.gql(SAMPLES, {
+      inputs: [sample("g4-a", "g4", { ratedPowerKw: 3.7 }), sample("g4-b", "g4"), sample("g4-c", "g4")],
+    });
+    let s = await t.gql(`{ setpoints(siteId: "g4") { sessionId setpointKw } }`);
+    expect(s.data?.setpoints).toEqual([
+      { sessionId: "g4-a", setpointKw: 3.7 },
+      { sessionId: "g4-b", setpointKw: 13.15 },
+      { sessionId: "g4-c", setpointKw: 13.15 },
+    ]);
+    const c = await t.gql(
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id policy minRateKw deadbandKw priceTierFactors { onPeak } } }`,
+      { input: { siteId: "g4", policy: "EQUAL_SHARE", deadbandKw: 1, priceTierFactors: { ON_PEAK: 0.6 } } },
+    );
+    expect(c.data?.configureSite).toEqual({ id: "g4", policy: "EQUAL_SHARE", minRateKw: 3, deadbandKw: 1, priceTierFactors: { onPeak: 0.6 } });
+    s = await t.gql(`{ setpoints(siteId: "g4") { sessionId setpointKw } }`);
+    expect(s.data?.setpoints).toEqual([
+      { sessionId: "g4-a", setpointKw: 3.7 },
+      { sessionId: "g4-b", setpointKw: 10 },
+      { sessionId: "g4-c", setpointKw: 10 },
+    ]);
+  });
+
+  test("endSession ends a session and hands its share to the others", async () => {
+    await t.gql(DEMAND, { input: demandInput("g5", 20, 0, 0) });
+    await t.gql(SAMPLES, { inputs: [sample("g5-a", "g5"), sample("g5-b", "g5")] });
+    const e = await t.gql(`mutation { endSession(sessionId: "g5-a", endedAt: "${at(30)}") { id active endedAt setpoint { setpointKw } } }`);
+    expect(e.data?.endSession).toEqual({ id: "g5-a", active: false, endedAt: at(30), setpoint: null });
+    const s = await t.gql(`{ sessions(siteId: "g5") { id setpoint { setpointKw } } all: sessions(siteId: "g5", activeOnly: false) { id active } }`);
+    expect(s.data).toEqual({
+      sessions: [{ id: "g5-b", setpoint: { setpointKw: 20 } }],
+      all: [
+        { id: "g5-a", active: false },
+        { id: "g5-b", active: true },
+      ],
+    });
+    const missing = await t.gql(`mutation { endSession(sessionId: "nope") { id } }`);
+    expect(missing.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+
+  test("alerts query: active and history", async () => {
+    await t.gql(DEMAND, { input: demandInput("g6", 50, 70, 0, at(0)) });
+    let a = await t.gql(`{ alerts(siteId: "g6") { type status siteId sessionId message raisedAt clearedAt } }`);
+    expect(a.data?.alerts).toMatchObject([{ type: "SITE_OVER_DEMAND", status: "ACTIVE", siteId: "g6", sessionId: null, clearedAt: null }]);
+    await t.gql(DEMAND, { input: demandInput("g6", 50, 30, 0, at(5)) });
+    a = await t.gql(`{ active: alerts(siteId: "g6") { type } history: alerts(siteId: "g6", activeOnly: false) { type status clearedAt } }`);
+    expect(a.data).toMatchObject({ active: [], history: [{ type: "SITE_OVER_DEMAND", status: "CLEARED" }] });
+  });
+
+  test("late and duplicate samples: the newest by sampled_ts wins, every raw event is kept", async () => {
+    await t.gql(DEMAND, { input: demandInput("g7", 50, 0, 0) });
+    await t.gql(SAMPLE, { input: sample("g7-a", "g7", { sampledTs: at(20), currentPowerKw: 7 }) });
+    const late = await t.gql(SAMPLE, { input: sample("g7-a", "g7", { sampledTs: at(10), currentPowerKw: 1 }) });
+    expect(late.data?.recordSessionSample).toMatchObject({ sampledTs: at(20) });
+    await t.gql(SAMPLE, { input: sample("g7-a", "g7", { sampledTs: at(20), currentPowerKw: 7 }) });
+    const s = await t.gql(`{ session(id: "g7-a") { currentPowerKw sampledTs } }`);
+    expect(s.data?.session).toEqual({ currentPowerKw: 7, sampledTs: at(20) });
+    const { rows } = await t.database.pool.query("SELECT count(*)::int AS n FROM session_samples_raw WHERE session_id = 'g7-a'");
+    expect(rows[0].n).toBe(3);
+  });
+
+  test("sites lists every site with nested setpoints in a constant number of queries", async () => {
+    const r = await t.gql(`{ sites { id activeSessions setpoints { sessionId } } }`);
+    expect(r.errors).toBeUndefined();
+    const sites = (r.data?.sites ?? []) as { id: string }[];
+    expect(sites.map((s) => s.id)).toEqual(expect.arrayContaining(["g1", "g2", "g3"]));
+  });
+});
+
+describe("bad input is rejected, named, and leaves no trace", () => {
+  async function rawCount(): Promise<number> {
+    const { rows } = await t.database.pool.query(
+      "SELECT (SELECT count(*) FROM session_samples_raw) + (SELECT count(*) FROM site_demand_raw) + (SELECT count(*) FROM price_signals_raw) + (SELECT count(*) FROM dr_signals_raw) AS n",
+    );
+    return Number(rows[0].n);
+  }
+
+  test("a batch with bad items names each by index and stores nothing", async () => {
+    const before = await rawCount();
+    const r = await t.gql(SAMPLES, {
+      inputs: [
+        sample("b1-a", "b1"),
+        sample("b1-b", "b1", { ratedPowerKw: -5 }),
+        sample("b1-c", "b1"),
+        sample("b1-d", "b1", { socPct: 140, sampledTs: "yesterday" }),
+      ],
+    });
+    expect(r.data).toBeNull();
+    const error = r.errors?.[0];
+    expect(error?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(error?.message).toContain("inputs[1].ratedPowerKw");
+    expect(error?.message).toContain("inputs[3].socPct");
+    expect(error?.message).toContain("inputs[3].sampledTs");
+    const issues = error?.extensions?.issues as { index: number; field: string }[];
+    expect(issues.map((i) => i.index)).toEqual([1, 3, 3]);
+    expect(await rawCount()).toBe(before);
+  });
+
+  test.each([
+    ["negative demand", DEMAND, { input: demandInput("b2", 50, -1, 0) }, "currentDemandKw"],
+    ["future timestamp", DEMAND, { input: demandInput("b2", 50, 1, 0, "2999-01-01T00:00:00Z") }, "measuredTs"],
+    ["timestamp without offset", DEMAND, { input: demandInput("b2", 50, 1, 0, "2026-06-01T12:00:00") }, "measuredTs"],
+    ["empty id", SAMPLE, { input: sample("", "b2") }, "sessionId"],
+    [
+      "valid_to before valid_from",
+      `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId } }`,
+      { input: { tariffId: "t", siteId: "b2", priceUsdKwh: 0.1, priceTier: "ON_PEAK", validFrom: at(60), validTo: at(0) } },
+      "validTo",
+    ],
+    [
+      "curtailment over 100",
+      `mutation ($input: DemandResponseInput!) { dispatchDemandResponse(input: $input) { drEventId } }`,
+      { input: { drEventId: "d", siteId: "b2", curtailmentPct: 101, eventStartTs: at(0), eventEndTs: at(60), signalTs: at(0) } },
+      "curtailmentPct",
+    ],
+    [
+      "a factor above 1",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", priceTierFactors: { ON_PEAK: 1.5 } } },
+      "priceTierFactors.ON_PEAK",
+    ],
+  ])("%s", async (_name, query, variables, field) => {
+    const before = await rawCount();
+    const r = await t.gql(query, variables);
+    expect(r.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(r.errors?.[0]?.message).toContain(field);
+    expect(await rawCount()).toBe(before);
+    const site = await t.gql(`{ site(id: "b2") { id } }`);
+    expect(site.data?.site).toBeNull();
+  });
+
+  test("an unknown price tier is rejected by the schema", async () => {
+    const r = await t.gql(
+      `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId } }`,
+      { input: { tariffId: "t", siteId: "b3", priceUsdKwh: 0.1, priceTier: "SUPER_PEAK", validFrom: at(0), validTo: at(60) } },
+    );
+    expect(r.errors?.[0]?.message).toContain("SUPER_PEAK");
+  });
+});
