@@ -1,6 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // graphql 16 has no "exports" map: Node loads its CommonJS build for the libraries, while Vite
+  // would pick index.mjs for our code: two copies of graphql. Use the one Node uses.
+  resolve: { alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }] },
   test: {
     globalSetup: ["test/setup/global-setup.ts"],
     include: ["test/**/*.test.ts"],

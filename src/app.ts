@@ -15,6 +15,7 @@ import { type AppContext, createContext, type Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { isMigrated } from "./db/migrate.js";
 import { buildSchema } from "./graphql/schema.js";
+import { createKafkaBridge, type KafkaBridge } from "./kafka/bridge.js";
 import { createLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { type ChangeStream, createChangeStream } from "./stream/change-stream.js";
@@ -36,6 +37,7 @@ interface Running {
   scheduler: Scheduler;
   liveStream: ChangeStream;
   fanout: Fanout;
+  bridge: KafkaBridge | null;
 }
 
 function metricsPlugin(metrics: Metrics): Plugin {
@@ -63,7 +65,8 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     if (!running) return { ready: false, checks: { started: false } };
     const database = await isMigrated(running.database.pool).catch(() => false);
     const stream = running.liveStream.state === "streaming";
-    return { ready: database && stream, checks: { database, stream } };
+    const kafka = running.bridge ? running.bridge.healthy() : true;
+    return { ready: database && stream && kafka, checks: { database, stream, kafka } };
   };
 
   async function handleOps(req: IncomingMessage, res: ServerResponse, route: string): Promise<boolean> {
@@ -160,10 +163,22 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
         metrics.streamTransactions.inc({ reader: "live" });
       },
     });
-    running = { database, server, wss, scheduler, liveStream, fanout };
+    // Kafka bridge (KAFKA_BROKERS set): the four topics in, setpoint commands out.
+    const bridge = config.kafkaBrokers
+      ? createKafkaBridge({
+          brokers: config.kafkaBrokers,
+          topics: config.kafkaTopics,
+          groupId: config.kafkaGroupId,
+          database,
+          logger,
+          metrics,
+        })
+      : null;
+    running = { database, server, wss, scheduler, liveStream, fanout, bridge };
     try {
       await liveStream.start();
       await scheduler.start();
+      await bridge?.start();
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(config.port, () => resolve());
@@ -188,6 +203,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
       for (const client of r.wss.clients) client.close(1001, "server stopping");
       await new Promise<void>((resolve) => r.wss.close(() => resolve()));
       r.server.closeIdleConnections();
+      await r.bridge?.stop();
       await r.scheduler.stop();
       await r.liveStream.stop();
       await r.database.close();

@@ -17,10 +17,20 @@ export interface Config {
   readonly dataDir: string;
   /** null: the Kafka bridge is off. */
   readonly kafkaBrokers: readonly string[] | null;
+  readonly kafkaTopics: KafkaTopics;
+  readonly kafkaGroupId: string;
   /** null: API_KEYS not set. */
   readonly apiKeys: readonly ApiKeySpec[] | null;
   readonly logLevel: LogLevel;
   readonly nodeEnv: NodeEnv;
+}
+
+export interface KafkaTopics {
+  readonly sessionSamples: string;
+  readonly siteDemand: string;
+  readonly priceSignals: string;
+  readonly drSignals: string;
+  readonly setpointCommands: string;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +110,14 @@ export function parseApiKeys(raw: string | undefined): ApiKeySpec[] | null {
   return specs;
 }
 
+function parseTopic(env: Env, name: string, fallback: string): string {
+  const value = nonEmpty(env, name) ?? fallback;
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(value)) {
+    throw new ConfigError(name, `must be a Kafka topic name (letters, digits, '.', '_', '-'), got "${value}"`);
+  }
+  return value;
+}
+
 function parseEnum<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
   if (!allowed.includes(raw as T)) {
@@ -115,6 +133,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     databaseUrl: parseDatabaseUrl(nonEmpty(env, "DATABASE_URL")),
     dataDir: path.resolve(cwd, nonEmpty(env, "DATA_DIR") ?? ".data"),
     kafkaBrokers: parseBrokers(nonEmpty(env, "KAFKA_BROKERS")),
+    kafkaTopics: Object.freeze({
+      sessionSamples: parseTopic(env, "KAFKA_TOPIC_SESSIONS", "ocpp.active.sessions"),
+      siteDemand: parseTopic(env, "KAFKA_TOPIC_DEMAND", "bems.site.demand"),
+      priceSignals: parseTopic(env, "KAFKA_TOPIC_PRICES", "tariff.price.signals"),
+      drSignals: parseTopic(env, "KAFKA_TOPIC_DR", "utility.dr.signals"),
+      setpointCommands: parseTopic(env, "KAFKA_TOPIC_COMMANDS", "ocpp.setpoint.commands"),
+    }),
+    kafkaGroupId: parseTopic(env, "KAFKA_GROUP_ID", "smart-charging-coordinator"),
     apiKeys: parseApiKeys(nonEmpty(env, "API_KEYS")),
     logLevel: parseEnum("LOG_LEVEL", nonEmpty(env, "LOG_LEVEL"), LOG_LEVELS, nodeEnv === "test" ? "silent" : "info"),
     nodeEnv,

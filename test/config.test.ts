@@ -1,0 +1,60 @@
+import { describe, expect, test } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("config", () => {
+  test("defaults", () => {
+    const config = loadConfig({}, "/srv/app");
+    expect(config).toMatchObject({
+      port: 4000,
+      databaseUrl: null,
+      dataDir: "/srv/app/.data",
+      kafkaBrokers: null,
+      apiKeys: null,
+      logLevel: "info",
+      nodeEnv: "development",
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  test("parses every variable", () => {
+    const config = loadConfig({
+      PORT: "8080",
+      DATABASE_URL: "postgres://u:p@db:5432/scc",
+      DATA_DIR: "/var/lib/scc",
+      KAFKA_BROKERS: "k1:9092, k2:9093",
+      API_KEYS: "adminkey123:admin;ingestkey1:ingest:site-1,site-2",
+      LOG_LEVEL: "debug",
+      NODE_ENV: "production",
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: "postgres://u:p@db:5432/scc",
+      dataDir: "/var/lib/scc",
+      kafkaBrokers: ["k1:9092", "k2:9093"],
+      logLevel: "debug",
+      nodeEnv: "production",
+      apiKeys: [
+        { key: "adminkey123", role: "admin", sites: null },
+        { key: "ingestkey1", role: "ingest", sites: ["site-1", "site-2"] },
+      ],
+    });
+  });
+
+  test.each([
+    [{ PORT: "http" }, "PORT"],
+    [{ PORT: "70000" }, "PORT"],
+    [{ DATABASE_URL: "not a url" }, "DATABASE_URL"],
+    [{ DATABASE_URL: "mysql://x@y/z" }, "DATABASE_URL"],
+    [{ KAFKA_BROKERS: "localhost" }, "KAFKA_BROKERS"],
+    [{ KAFKA_BROKERS: "a:1,,b:2" }, "KAFKA_BROKERS"],
+    [{ API_KEYS: "short:admin" }, "API_KEYS"],
+    [{ API_KEYS: "longenoughkey:owner" }, "API_KEYS"],
+    [{ API_KEYS: "longenoughkey:admin:" }, "API_KEYS"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ NODE_ENV: "staging" }, "NODE_ENV"],
+    [{ KAFKA_TOPIC_SESSIONS: "bad topic" }, "KAFKA_TOPIC_SESSIONS"],
+  ])("rejects %o naming %s", (env, variable) => {
+    expect(() => loadConfig(env)).toThrowError(ConfigError);
+    expect(() => loadConfig(env)).toThrowError(new RegExp(`^Invalid configuration: ${variable} `));
+  });
+});

@@ -1,0 +1,31 @@
+import { readFile } from "node:fs/promises";
+import { expect, test } from "vitest";
+import { printSchemaSDL } from "../src/graphql/schema.js";
+
+test("schema/schema.graphql is what the code prints (run npm run schema:print)", async () => {
+  const committed = await readFile(new URL("../schema/schema.graphql", import.meta.url), "utf8");
+  expect(committed).toBe(printSchemaSDL());
+});
+
+test("the SPEC §6 contract is present", () => {
+  const sdl = printSchemaSDL();
+  for (const field of [
+    "site(id: ID!): Site",
+    "sites: [Site!]!",
+    "session(id: ID!): ChargingSession",
+    "sessions(activeOnly: Boolean = true, siteId: ID): [ChargingSession!]!",
+    "setpoints(siteId: ID): [Setpoint!]!",
+    "alerts(activeOnly: Boolean = true, siteId: ID): [Alert!]!",
+    "recordSessionSample(input: SessionSampleInput!): ChargingSession!",
+    "recordSessionSamples(inputs: [SessionSampleInput!]!): IngestResult!",
+    "endSession(endedAt: DateTime, sessionId: ID!): ChargingSession!",
+    "recordSiteDemand(input: SiteDemandInput!): Site!",
+    "publishPriceSignal(input: PriceSignalInput!): PriceSignal!",
+    "dispatchDemandResponse(input: DemandResponseInput!): DemandResponseEvent!",
+    "configureSite(input: SiteConfigInput!): Site!",
+    "setpointChanged(siteId: ID): Setpoint!",
+    "alertChanged(siteId: ID): Alert!",
+  ]) {
+    expect(sdl).toContain(field);
+  }
+});
