@@ -1,7 +1,7 @@
 // Composition root: builds every part once and wires them together. buildApp(config) returns
 // { start, stop }; nothing here lives at module scope.
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ExecutionArgs } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
@@ -69,7 +69,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     return { ready: database && stream && kafka, checks: { database, stream, kafka } };
   };
 
-  async function handleOps(req: IncomingMessage, res: ServerResponse, route: string): Promise<boolean> {
+  async function handleOps(res: ServerResponse, route: string): Promise<boolean> {
     if (route === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
       return true;
@@ -82,6 +82,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     if (route === "/metrics") {
       if (running) {
         metrics.subscribers.set(running.fanout.stats.subscribers);
+        metrics.subscribersClosedTooSlow.set(running.fanout.stats.closedTooSlow);
         metrics.streamState.set({ reader: "live" }, running.liveStream.state === "streaming" ? 1 : 0);
       }
       res.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
@@ -114,7 +115,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
         metrics.httpRequests.inc({ route, status: String(res.statusCode) });
       });
       try {
-        if (await handleOps(req, res, route)) return;
+        if (await handleOps(res, route)) return;
         await yoga(req, res);
       } catch (error) {
         logger.error({ err: error }, "request failed");
@@ -151,7 +152,12 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
       wss,
     );
 
-    const scheduler = createScheduler({ pool: database.pool, connectionString: database.connectionString, logger });
+    const scheduler = createScheduler({
+      pool: database.pool,
+      connectionString: database.connectionString,
+      logger,
+      onRecomputed: (sites) => metrics.boundarySitesRecomputed.inc(sites),
+    });
     // Live fan-out: a temporary slot per process, so every instance serves its own subscribers.
     const liveStream = createChangeStream({
       connectionString: database.connectionString,

@@ -90,7 +90,10 @@ function parseBrokers(raw: string | undefined): string[] | null {
 export function parseApiKeys(raw: string | undefined): ApiKeySpec[] | null {
   if (raw === undefined) return null;
   const specs: ApiKeySpec[] = [];
-  const entries = raw.split(";").map((e) => e.trim()).filter((e) => e.length > 0);
+  const entries = raw
+    .split(";")
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
   if (entries.length === 0) throw new ConfigError("API_KEYS", "is set but holds no key:role entry");
   for (const [index, entry] of entries.entries()) {
     const [key, role, sites, ...rest] = entry.split(":");
@@ -98,10 +101,19 @@ export function parseApiKeys(raw: string | undefined): ApiKeySpec[] | null {
       throw new ConfigError("API_KEYS", `entry ${index + 1}: the key must be at least 8 characters`);
     }
     if (!role || !ROLES.includes(role as ApiKeySpec["role"])) {
-      throw new ConfigError("API_KEYS", `entry ${index + 1}: role must be one of ${ROLES.join(", ")}, got "${role ?? ""}"`);
+      throw new ConfigError(
+        "API_KEYS",
+        `entry ${index + 1}: role must be one of ${ROLES.join(", ")}, got "${role ?? ""}"`,
+      );
     }
     if (rest.length > 0) throw new ConfigError("API_KEYS", `entry ${index + 1}: too many ':' separated parts`);
-    const siteList = sites === undefined ? null : sites.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    const siteList =
+      sites === undefined
+        ? null
+        : sites
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0);
     if (siteList !== null && siteList.length === 0) {
       throw new ConfigError("API_KEYS", `entry ${index + 1}: the site list after the role is empty`);
     }

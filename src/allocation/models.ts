@@ -2,7 +2,7 @@
 import type { Selectable } from "kysely";
 import type { AlertsTable, SessionsTable, SitesTable } from "../db/types.js";
 
-export type { AllocationPolicy, PriceTier, SetpointLimit, AlertType, AlertStatus } from "../db/types.js";
+export type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit } from "../db/types.js";
 export type { Selectable };
 
 export type SiteRow = Selectable<SitesTable>;

@@ -2,8 +2,9 @@
 // recomputes just the sites that reached it. No fixed-interval polling: it wakes on its timer or
 // when the database announces an earlier boundary (NOTIFY scc_boundary from recompute_sites and
 // set_clock). Nothing is held only in memory, so a restart loses no boundary.
-import type { Logger } from "pino";
+
 import pg from "pg";
+import type { Logger } from "pino";
 
 export interface Scheduler {
   start(): Promise<void>;
@@ -18,7 +19,12 @@ const MAX_TIMER_MS = 2_147_483_647;
 const SLACK_MS = 5;
 const RECONNECT_MS = 1_000;
 
-export function createScheduler(options: { pool: pg.Pool; connectionString: string; logger: Logger }): Scheduler {
+export function createScheduler(options: {
+  pool: pg.Pool;
+  connectionString: string;
+  logger: Logger;
+  onRecomputed?: (sites: number) => void;
+}): Scheduler {
   const { pool, logger } = options;
   let listener: pg.Client | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -31,6 +37,7 @@ export function createScheduler(options: { pool: pg.Pool; connectionString: stri
     const { rows } = await pool.query<{ n: number }>("SELECT recompute_due_sites() AS n");
     const n = rows[0]?.n ?? 0;
     recomputedSites += n;
+    if (n > 0) options.onRecomputed?.(n);
     if (n > 0) logger.debug({ sites: n }, "time boundary reached: sites recomputed");
     return n;
   }

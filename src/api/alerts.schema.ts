@@ -39,7 +39,10 @@ builder.queryField("alerts", (t) =>
     args: { siteId: t.arg.id(), activeOnly: t.arg.boolean({ defaultValue: true }) },
     resolve: (_root, args, ctx) => {
       requireOperation(ctx.access, "query");
-      return findAlerts(ctx.db, { siteIds: siteScope(ctx.access, args.siteId?.toString()), activeOnly: args.activeOnly ?? true });
+      return findAlerts(ctx.db, {
+        siteIds: siteScope(ctx.access, args.siteId?.toString()),
+        activeOnly: args.activeOnly ?? true,
+      });
     },
   }),
 );

@@ -5,7 +5,13 @@ export const PriceTierEnum = builder.enumType("PriceTier", {
 });
 export const AlertStatusEnum = builder.enumType("AlertStatus", { values: ["ACTIVE", "CLEARED"] as const });
 export const AlertTypeEnum = builder.enumType("AlertType", {
-  values: ["SETPOINT_DEVIATION", "SITE_OVER_DEMAND", "CAPACITY_SHORTFALL", "STALE_SITE_DATA", "SITE_DATA_MISSING"] as const,
+  values: [
+    "SETPOINT_DEVIATION",
+    "SITE_OVER_DEMAND",
+    "CAPACITY_SHORTFALL",
+    "STALE_SITE_DATA",
+    "SITE_DATA_MISSING",
+  ] as const,
 });
 export const AllocationPolicyEnum = builder.enumType("AllocationPolicy", {
   values: ["WATER_FILL", "EQUAL_SHARE"] as const,

@@ -112,7 +112,9 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
       if (args.inputs.length > MAX_BATCH) {
-        throw badUserInput([{ field: "inputs", message: `holds ${args.inputs.length} items; at most ${MAX_BATCH} per batch` }]);
+        throw badUserInput([
+          { field: "inputs", message: `holds ${args.inputs.length} items; at most ${MAX_BATCH} per batch` },
+        ]);
       }
       const checked = checkBatch(args.inputs, checkSessionSample);
       if (!checked.ok) throw badUserInput(checked.issues);
@@ -134,4 +136,3 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
-

@@ -1,4 +1,4 @@
-import { siteScope, requireOperation, canSeeSite } from "../access/access.js";
+import { canSeeSite, requireOperation, siteScope } from "../access/access.js";
 import { findSetpoints } from "../allocation/allocation.repository.js";
 import type { SetpointRow } from "../allocation/models.js";
 import { builder } from "../graphql/builder.js";
@@ -39,7 +39,10 @@ export const SetpointRef = builder.objectRef<SetpointModel>("Setpoint").implemen
     setpointKw: t.exposeFloat("setpoint_kw", { description: "Computed setpoint, kW, rounded down to 0.01" }),
     commandedKw: t.exposeFloat("commanded_kw", { nullable: true, description: "Last value sent as a command" }),
     commandedAt: t.field({ type: "DateTime", nullable: true, resolve: (s) => s.commanded_at }),
-    limitedBy: t.field({ type: SetpointLimitEnum, resolve: (s) => s.limited_by as typeof SetpointLimitEnum.$inferType }),
+    limitedBy: t.field({
+      type: SetpointLimitEnum,
+      resolve: (s) => s.limited_by as typeof SetpointLimitEnum.$inferType,
+    }),
     ratedPowerKw: t.exposeFloat("rated_power_kw"),
     currentPowerKw: t.exposeFloat("current_power_kw", { nullable: true }),
     socPct: t.exposeFloat("soc_pct", { nullable: true }),
@@ -51,7 +54,11 @@ export const SetpointRef = builder.objectRef<SetpointModel>("Setpoint").implemen
       description: "On setpointChanged events: the command's unique id, for de-duplication",
       resolve: (s) => s.command_id ?? null,
     }),
-    previousKw: t.float({ nullable: true, description: "On setpointChanged events: the previous command", resolve: (s) => s.previous_kw ?? null }),
+    previousKw: t.float({
+      nullable: true,
+      description: "On setpointChanged events: the previous command",
+      resolve: (s) => s.previous_kw ?? null,
+    }),
   }),
 });
 

@@ -4,7 +4,12 @@ import { findDrEvent, findPriceInterval } from "../allocation/allocation.reposit
 import type { PriceTier } from "../allocation/models.js";
 import { builder } from "../graphql/builder.js";
 import { insertDemandResponse, insertPriceSignals } from "../ingest/ingest.repository.js";
-import { checkDemandResponse, checkPriceSignal, type DemandResponseSignal, type PriceSignal } from "../ingest/validate.js";
+import {
+  checkDemandResponse,
+  checkPriceSignal,
+  type DemandResponseSignal,
+  type PriceSignal,
+} from "../ingest/validate.js";
 import { PriceTierEnum } from "./enums.js";
 import { badUserInput } from "./errors.js";
 

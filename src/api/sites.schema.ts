@@ -106,9 +106,11 @@ function checkSiteConfig(input: ConfigInput): Issue[] {
       issues.push({ field, message: `must be ${integer ? "an integer " : ""}between ${min} and ${max}, got ${value}` });
     }
   };
-  if (!input.siteId || String(input.siteId).length > 200) issues.push({ field: "siteId", message: "must be 1-200 characters" });
+  if (!input.siteId || String(input.siteId).length > 200)
+    issues.push({ field: "siteId", message: "must be 1-200 characters" });
   range("minRateKw", input.minRateKw, 0, 1000);
-  for (const [tier, factor] of Object.entries(input.priceTierFactors ?? {})) range(`priceTierFactors.${tier}`, factor, 0, 1);
+  for (const [tier, factor] of Object.entries(input.priceTierFactors ?? {}))
+    range(`priceTierFactors.${tier}`, factor, 0, 1);
   range("deviationThresholdKw", input.deviationThresholdKw, 0, 1000);
   range("deviationGraceSeconds", input.deviationGraceSeconds, 0, 86_400, true);
   range("deadbandKw", input.deadbandKw, 0, 1000);

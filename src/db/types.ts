@@ -18,7 +18,13 @@ type Int8 = ColumnType<string, number | bigint | string, number | bigint | strin
 export type Source = "graphql" | "kafka";
 export type PriceTier = "OFF_PEAK" | "MID_PEAK" | "ON_PEAK" | "CRITICAL_PEAK";
 export type AllocationPolicy = "WATER_FILL" | "EQUAL_SHARE";
-export type SetpointLimit = "RATED_POWER" | "MIN_RATE" | "NOT_ADMITTED" | "PRICE_TIER" | "DEMAND_RESPONSE" | "SITE_LIMIT";
+export type SetpointLimit =
+  | "RATED_POWER"
+  | "MIN_RATE"
+  | "NOT_ADMITTED"
+  | "PRICE_TIER"
+  | "DEMAND_RESPONSE"
+  | "SITE_LIMIT";
 export type AlertType =
   | "SETPOINT_DEVIATION"
   | "SITE_OVER_DEMAND"

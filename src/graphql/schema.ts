@@ -4,7 +4,7 @@ import "../api/sessions.schema.js";
 import "../api/setpoints.schema.js";
 import "../api/alerts.schema.js";
 import "../api/signals.schema.js";
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from "graphql";
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 
 let schema: GraphQLSchema | undefined;

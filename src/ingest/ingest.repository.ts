@@ -33,7 +33,11 @@ function originColumns(origin: Origin, count: number) {
 }
 
 /** Returns how many rows were new (a replayed Kafka message counts 0). */
-export async function insertSessionSamples(db: Executor, rows: readonly SessionSample[], origin: Origin = GRAPHQL): Promise<number> {
+export async function insertSessionSamples(
+  db: Executor,
+  rows: readonly SessionSample[],
+  origin: Origin = GRAPHQL,
+): Promise<number> {
   if (rows.length === 0) return 0;
   const o = originColumns(origin, rows.length);
   const result = await sql`
@@ -57,7 +61,11 @@ export async function insertSessionSamples(db: Executor, rows: readonly SessionS
   return Number(result.numAffectedRows ?? 0n);
 }
 
-export async function insertSiteDemand(db: Executor, rows: readonly SiteDemand[], origin: Origin = GRAPHQL): Promise<number> {
+export async function insertSiteDemand(
+  db: Executor,
+  rows: readonly SiteDemand[],
+  origin: Origin = GRAPHQL,
+): Promise<number> {
   if (rows.length === 0) return 0;
   const o = originColumns(origin, rows.length);
   const result = await sql`
@@ -75,7 +83,11 @@ export async function insertSiteDemand(db: Executor, rows: readonly SiteDemand[]
   return Number(result.numAffectedRows ?? 0n);
 }
 
-export async function insertPriceSignals(db: Executor, rows: readonly PriceSignal[], origin: Origin = GRAPHQL): Promise<number> {
+export async function insertPriceSignals(
+  db: Executor,
+  rows: readonly PriceSignal[],
+  origin: Origin = GRAPHQL,
+): Promise<number> {
   if (rows.length === 0) return 0;
   const o = originColumns(origin, rows.length);
   const result = await sql`

@@ -102,7 +102,8 @@ class Reader {
     const value = this.raw[field];
     if (value === undefined || value === null) return required ? (this.fail(field, "is required") ?? 0) : null;
     if (typeof value !== "number" || !Number.isFinite(value)) return this.fail(field, "must be a finite number") ?? 0;
-    if (value < min || value > max) return this.fail(field, `must be between ${min} and ${max}${unit}, got ${value}`) ?? 0;
+    if (value < min || value > max)
+      return this.fail(field, `must be between ${min} and ${max}${unit}, got ${value}`) ?? 0;
     return value;
   }
 
@@ -137,8 +138,10 @@ class Reader {
 
   private time(field: string, required: boolean, leadMs: number): Date | null {
     const value = this.raw[field];
-    if (value === undefined || value === null) return required ? (this.fail(field, "is required") ?? new Date(0)) : null;
-    const date = value instanceof Date ? value : typeof value === "string" && ISO_WITH_OFFSET.test(value) ? new Date(value) : null;
+    if (value === undefined || value === null)
+      return required ? (this.fail(field, "is required") ?? new Date(0)) : null;
+    const date =
+      value instanceof Date ? value : typeof value === "string" && ISO_WITH_OFFSET.test(value) ? new Date(value) : null;
     if (!date || Number.isNaN(date.getTime())) {
       return this.fail(field, "must be an ISO-8601 timestamp with an offset, e.g. 2026-05-01T12:00:00Z") ?? new Date(0);
     }
@@ -175,7 +178,8 @@ class Reader {
   }
 
   order(earlierField: string, earlier: Date | null, laterField: string, later: Date | null): void {
-    if (earlier && later && later.getTime() <= earlier.getTime()) this.fail(laterField, `must be after ${earlierField}`);
+    if (earlier && later && later.getTime() <= earlier.getTime())
+      this.fail(laterField, `must be after ${earlierField}`);
   }
 
   result<T>(value: T): Checked<T> {
@@ -265,7 +269,9 @@ export function checkBatch<T>(
   items.forEach((item, index) => {
     const checked = check(item, now);
     if (checked.ok) values.push(checked.value);
-    else for (const issue of checked.issues) issues.push({ field: `inputs[${index}].${issue.field}`, message: issue.message });
+    else
+      for (const issue of checked.issues)
+        issues.push({ field: `inputs[${index}].${issue.field}`, message: issue.message });
   });
   return issues.length === 0 ? { ok: true, value: values } : { ok: false, issues };
 }

@@ -1,8 +1,17 @@
-// Placeholder replaced by the Kafka bridge implementation.
+// The Kafka bridge (SPEC §2, §5): the four input topics in (src/kafka/ingest-consumer.ts), the
+// setpoint commands out (src/kafka/command-publisher.ts). Built by buildApp when KAFKA_BROKERS
+// is set. start() does not fail because Kafka is unreachable: both halves retry in the background
+// and healthy() (readiness) says whether they work.
+import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
 import type { KafkaTopics } from "../config.js";
 import type { Database } from "../db/database.js";
 import type { Metrics } from "../ops/metrics.js";
+import { CommandPublisher } from "./command-publisher.js";
+import { IngestConsumer } from "./ingest-consumer.js";
+import { ManagedProducer } from "./managed-producer.js";
+import { dlqTopic, STREAM_KINDS, topicKinds } from "./messages.js";
+import { createKafkaMetrics, errorMessage, pinoLogCreator } from "./support.js";
 
 export interface KafkaBridgeOptions {
   brokers: readonly string[];
@@ -20,6 +29,108 @@ export interface KafkaBridge {
   healthy(): boolean;
 }
 
-export function createKafkaBridge(_options: KafkaBridgeOptions): KafkaBridge {
-  throw new Error("Kafka bridge not implemented yet");
+/** Creates the bridge's topics that do not exist yet (broker defaults); best effort. */
+async function ensureTopics(kafka: Kafka, topics: KafkaTopics, logger: Logger): Promise<void> {
+  const wanted = [
+    ...STREAM_KINDS.map((kind) => topics[kind]),
+    ...STREAM_KINDS.map((kind) => dlqTopic(topics[kind])),
+    topics.setpointCommands,
+  ];
+  let admin: Admin | null = null;
+  try {
+    admin = kafka.admin({ retry: { retries: 2, initialRetryTime: 300 } });
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+      logger.info({ topics: missing }, "created kafka topics");
+    }
+  } catch (error) {
+    logger.warn(
+      { err: errorMessage(error) },
+      "could not check or create the kafka topics (they are auto-created on first use if the broker allows)",
+    );
+  } finally {
+    await admin?.disconnect().catch(() => {});
+  }
+}
+
+export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
+  const kinds = topicKinds(options.topics); // throws on a topic configured twice
+  const logger = options.logger.child({ component: "kafka" });
+  let consumer: IngestConsumer | null = null;
+  let publisher: CommandPublisher | null = null;
+  let dlq: ManagedProducer | null = null;
+  let running = false;
+
+  const metrics = createKafkaMetrics(options.metrics.registry, {
+    consumerUp: () => consumer?.up ?? false,
+    producerOk: () => publisher?.ok ?? false,
+    leader: () => publisher?.leader ?? false,
+  });
+
+  return {
+    async start() {
+      if (running) throw new Error("kafka bridge already started");
+      running = true;
+      const kafka = new Kafka({
+        clientId: "smart-charging-coordinator",
+        brokers: [...options.brokers],
+        connectionTimeout: 3000,
+        requestTimeout: 30_000,
+        retry: { initialRetryTime: 300, retries: 5, maxRetryTime: 10_000 },
+        logLevel: logLevel.INFO,
+        logCreator: pinoLogCreator(logger),
+      });
+      await ensureTopics(kafka, options.topics, logger);
+      dlq = new ManagedProducer(kafka, {
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+      });
+      consumer = new IngestConsumer({
+        kafka,
+        topics: options.topics,
+        kinds,
+        groupId: options.groupId,
+        db: options.database.db,
+        logger,
+        metrics,
+        dlq,
+      });
+      publisher = new CommandPublisher({
+        kafka,
+        topic: options.topics.setpointCommands,
+        connectionString: options.database.connectionString,
+        pool: options.database.pool,
+        logger,
+        metrics,
+        appMetrics: options.metrics,
+      });
+      await Promise.all([consumer.start(), publisher.start()]);
+      logger.info(
+        { brokers: options.brokers, groupId: options.groupId, topics: options.topics, leader: publisher.leader },
+        "kafka bridge started",
+      );
+    },
+
+    async stop() {
+      if (!running) return;
+      running = false;
+      // Consumer first (its batch in flight finishes or is abandoned uncommitted), then the
+      // publisher (the slot keeps anything not yet acknowledged by Kafka).
+      await consumer?.stop();
+      await publisher?.stop();
+      await dlq?.close();
+      consumer = null;
+      publisher = null;
+      dlq = null;
+    },
+
+    healthy() {
+      return running && (consumer?.up ?? false) && (publisher?.ok ?? false);
+    },
+  };
 }

@@ -11,7 +11,7 @@ export interface Metrics {
   readonly slotLagBytes: Gauge<"slot">;
   readonly slotRecreations: Counter<"slot">;
   readonly subscribers: Gauge;
-  readonly subscribersClosedTooSlow: Counter;
+  readonly subscribersClosedTooSlow: Gauge;
   readonly boundarySitesRecomputed: Counter;
 }
 
@@ -63,8 +63,12 @@ export function createMetrics(): Metrics {
       labelNames: ["slot"],
       registers: [registry],
     }),
-    subscribers: new Gauge({ name: "scc_subscribers", help: "Live subscriptions in this process", registers: [registry] }),
-    subscribersClosedTooSlow: new Counter({
+    subscribers: new Gauge({
+      name: "scc_subscribers",
+      help: "Live subscriptions in this process",
+      registers: [registry],
+    }),
+    subscribersClosedTooSlow: new Gauge({
       name: "scc_subscribers_closed_too_slow_total",
       help: "Subscriptions closed because they fell too far behind",
       registers: [registry],

@@ -1,13 +1,15 @@
 // Live fan-out of change events to subscribers in this process, filtered per site in memory.
 // Each subscriber has a bounded buffer: one that cannot keep up is closed with a reason instead
 // of growing memory or slowing the others.
+import { createGraphQLError } from "graphql-yoga";
 import type { AlertEvent, ChangeTransaction, SetpointCommandEvent } from "./events.js";
 
-export class SubscriberTooSlowError extends Error {
-  constructor(limit: number) {
-    super(`subscriber closed: it fell more than ${limit} events behind; resubscribe and re-read current state`);
-    this.name = "SubscriberTooSlowError";
-  }
+/** Shown to the client as is (not masked): it tells the CPMS what to do. */
+export function subscriberTooSlow(limit: number): Error {
+  return createGraphQLError(
+    `subscriber closed: it fell more than ${limit} events behind; resubscribe and re-read current state`,
+    { extensions: { code: "SUBSCRIBER_TOO_SLOW" } },
+  );
 }
 
 interface EventMap {
@@ -36,7 +38,8 @@ export class Fanout {
   private readonly anySite = new Set<Subscriber>();
   readonly stats: FanoutStats = { subscribers: 0, closedTooSlow: 0, delivered: 0 };
 
-  constructor(private readonly bufferLimit = 1000) {}
+  /** Above the largest single transaction a healthy subscriber sees (a site's whole recompute). */
+  constructor(private readonly bufferLimit = 10_000) {}
 
   publish(tx: ChangeTransaction): void {
     for (const event of tx.events) {
@@ -80,7 +83,7 @@ export class Fanout {
           return;
         }
         if (queue.length >= this.bufferLimit) {
-          failure = new SubscriberTooSlowError(this.bufferLimit);
+          failure = subscriberTooSlow(this.bufferLimit);
           this.stats.closedTooSlow += 1;
           finish();
           return;

@@ -1,6 +1,5 @@
 // Start-up, operations endpoints and graceful stop, as a newcomer and an operator see them.
-import { type ChildProcess, spawn } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -69,7 +68,14 @@ describe("npm start on an embedded PostgreSQL", () => {
 
   function startService(): Promise<{ child: ChildProcess; url: string }> {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      env: { ...process.env, PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "info", NODE_ENV: "development", DATABASE_URL: "" },
+      env: {
+        ...process.env,
+        PORT: "0",
+        DATA_DIR: dataDir,
+        LOG_LEVEL: "info",
+        NODE_ENV: "development",
+        DATABASE_URL: "",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     return new Promise((resolve, reject) => {
@@ -103,21 +109,31 @@ describe("npm start on an embedded PostgreSQL", () => {
 
   function postgresProcessesFor(dir: string): string[] {
     try {
-      return execFileSync("pgrep", ["-f", `${dir}/pg`], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+      return execFileSync("pgrep", ["-f", `${dir}/pg`], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .filter(Boolean);
     } catch {
       return [];
     }
   }
 
   async function gql(url: string, query: string) {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query }),
+    });
     return res.json() as Promise<{ data?: Record<string, unknown>; errors?: unknown[] }>;
   }
 
   test("answers, keeps its data across restarts, and leaves no postgres behind on SIGTERM", async () => {
     const first = await startService();
     expect(await gql(first.url, "{ __typename }")).toEqual({ data: { __typename: "Query" } });
-    const configured = await gql(first.url, 'mutation { configureSite(input: { siteId: "depot-1", minRateKw: 4 }) { id } }');
+    const configured = await gql(
+      first.url,
+      'mutation { configureSite(input: { siteId: "depot-1", minRateKw: 4 }) { id } }',
+    );
     expect(configured.errors).toBeUndefined();
     expect(await stopService(first.child)).toBe(0);
     expect(postgresProcessesFor(dataDir)).toEqual([]);

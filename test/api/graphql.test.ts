@@ -1,7 +1,7 @@
 // Every query and mutation of SPEC §6 through HTTP, as a user would call them.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { at, setClock, T0 } from "../helpers/events.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
+import { at, setClock, T0 } from "../helpers/events.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -45,15 +45,32 @@ describe("ingest and the numbers of SPEC §3", () => {
   test("a site, two sessions, a fair share through GraphQL", async () => {
     const d = await t.gql(DEMAND, { input: demandInput("g1", 80, 60, 40) });
     expect(d.errors).toBeUndefined();
-    expect(d.data?.recordSiteDemand).toMatchObject({ id: "g1", buildingLoadKw: 20, evCapKw: 60, targetKw: 60, priceTier: "OFF_PEAK" });
-    const r = await t.gql(SAMPLES, { inputs: [sample("g1-a", "g1", { ratedPowerKw: 50 }), sample("g1-b", "g1", { ratedPowerKw: 50 })] });
+    expect(d.data?.recordSiteDemand).toMatchObject({
+      id: "g1",
+      buildingLoadKw: 20,
+      evCapKw: 60,
+      targetKw: 60,
+      priceTier: "OFF_PEAK",
+    });
+    const r = await t.gql(SAMPLES, {
+      inputs: [sample("g1-a", "g1", { ratedPowerKw: 50 }), sample("g1-b", "g1", { ratedPowerKw: 50 })],
+    });
     expect(r).toEqual({ data: { recordSessionSamples: { accepted: 2 } } });
-    const q = await t.gql(`{ site(id: "g1") { id activeSessions setpoints { sessionId setpointKw limitedBy priceTier curtailmentPct currentPowerKw socPct ratedPowerKw } } }`);
+    const q = await t.gql(
+      `{ site(id: "g1") { id activeSessions setpoints { sessionId setpointKw limitedBy priceTier curtailmentPct currentPowerKw socPct ratedPowerKw } } }`,
+    );
     expect(q.data?.site).toMatchObject({
       id: "g1",
       activeSessions: 2,
       setpoints: [
-        { sessionId: "g1-a", setpointKw: 30, limitedBy: "SITE_LIMIT", priceTier: "OFF_PEAK", curtailmentPct: 0, ratedPowerKw: 50 },
+        {
+          sessionId: "g1-a",
+          setpointKw: 30,
+          limitedBy: "SITE_LIMIT",
+          priceTier: "OFF_PEAK",
+          curtailmentPct: 0,
+          ratedPowerKw: 50,
+        },
         { sessionId: "g1-b", setpointKw: 30, limitedBy: "SITE_LIMIT" },
       ],
     });
@@ -74,19 +91,47 @@ describe("ingest and the numbers of SPEC §3", () => {
     await t.gql(SAMPLE, { input: sample("g3-a", "g3", { ratedPowerKw: 100 }) });
     const p = await t.gql(
       `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId siteId priceTier priceUsdKwh validFrom validTo } }`,
-      { input: { tariffId: "tou", siteId: "g3", priceUsdKwh: 0.42, priceTier: "ON_PEAK", validFrom: at(-60), validTo: at(3600) } },
+      {
+        input: {
+          tariffId: "tou",
+          siteId: "g3",
+          priceUsdKwh: 0.42,
+          priceTier: "ON_PEAK",
+          validFrom: at(-60),
+          validTo: at(3600),
+        },
+      },
     );
     expect(p.data?.publishPriceSignal).toMatchObject({ priceTier: "ON_PEAK", priceUsdKwh: 0.42 });
-    let s = await t.gql(`{ setpoints(siteId: "g3") { setpointKw limitedBy priceTier } site(id: "g3") { priceUsdKwh targetKw } }`);
-    expect(s.data).toMatchObject({ setpoints: [{ setpointKw: 50, limitedBy: "PRICE_TIER", priceTier: "ON_PEAK" }], site: { priceUsdKwh: 0.42, targetKw: 50 } });
+    let s = await t.gql(
+      `{ setpoints(siteId: "g3") { setpointKw limitedBy priceTier } site(id: "g3") { priceUsdKwh targetKw } }`,
+    );
+    expect(s.data).toMatchObject({
+      setpoints: [{ setpointKw: 50, limitedBy: "PRICE_TIER", priceTier: "ON_PEAK" }],
+      site: { priceUsdKwh: 0.42, targetKw: 50 },
+    });
     const d = await t.gql(
       `mutation ($input: DemandResponseInput!) { dispatchDemandResponse(input: $input) { drEventId curtailmentPct baselineKw } }`,
-      { input: { drEventId: "dr-9", siteId: "g3", curtailmentPct: 80, eventStartTs: at(-10), eventEndTs: at(600), signalTs: at(-20) } },
+      {
+        input: {
+          drEventId: "dr-9",
+          siteId: "g3",
+          curtailmentPct: 80,
+          eventStartTs: at(-10),
+          eventEndTs: at(600),
+          signalTs: at(-20),
+        },
+      },
     );
     expect(d.data?.dispatchDemandResponse).toEqual({ drEventId: "dr-9", curtailmentPct: 80, baselineKw: 0 });
-    s = await t.gql(`{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw curtailmentPct } }`);
+    s = await t.gql(
+      `{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw curtailmentPct } }`,
+    );
     // C = 100 * 0.2 = 20, T = 20 * 0.5 = 10.
-    expect(s.data).toMatchObject({ setpoints: [{ setpointKw: 10, curtailmentPct: 80 }], site: { evCapKw: 20, curtailmentPct: 80 } });
+    expect(s.data).toMatchObject({
+      setpoints: [{ setpointKw: 10, curtailmentPct: 80 }],
+      site: { evCapKw: 20, curtailmentPct: 80 },
+    });
   });
 
   test("configureSite switches policy and settings; setpoints follow", async () => {
@@ -104,7 +149,13 @@ describe("ingest and the numbers of SPEC §3", () => {
       `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id policy minRateKw deadbandKw priceTierFactors { onPeak } } }`,
       { input: { siteId: "g4", policy: "EQUAL_SHARE", deadbandKw: 1, priceTierFactors: { ON_PEAK: 0.6 } } },
     );
-    expect(c.data?.configureSite).toEqual({ id: "g4", policy: "EQUAL_SHARE", minRateKw: 3, deadbandKw: 1, priceTierFactors: { onPeak: 0.6 } });
+    expect(c.data?.configureSite).toEqual({
+      id: "g4",
+      policy: "EQUAL_SHARE",
+      minRateKw: 3,
+      deadbandKw: 1,
+      priceTierFactors: { onPeak: 0.6 },
+    });
     s = await t.gql(`{ setpoints(siteId: "g4") { sessionId setpointKw } }`);
     expect(s.data?.setpoints).toEqual([
       { sessionId: "g4-a", setpointKw: 3.7 },
@@ -116,9 +167,13 @@ describe("ingest and the numbers of SPEC §3", () => {
   test("endSession ends a session and hands its share to the others", async () => {
     await t.gql(DEMAND, { input: demandInput("g5", 20, 0, 0) });
     await t.gql(SAMPLES, { inputs: [sample("g5-a", "g5"), sample("g5-b", "g5")] });
-    const e = await t.gql(`mutation { endSession(sessionId: "g5-a", endedAt: "${at(30)}") { id active endedAt setpoint { setpointKw } } }`);
+    const e = await t.gql(
+      `mutation { endSession(sessionId: "g5-a", endedAt: "${at(30)}") { id active endedAt setpoint { setpointKw } } }`,
+    );
     expect(e.data?.endSession).toEqual({ id: "g5-a", active: false, endedAt: at(30), setpoint: null });
-    const s = await t.gql(`{ sessions(siteId: "g5") { id setpoint { setpointKw } } all: sessions(siteId: "g5", activeOnly: false) { id active } }`);
+    const s = await t.gql(
+      `{ sessions(siteId: "g5") { id setpoint { setpointKw } } all: sessions(siteId: "g5", activeOnly: false) { id active } }`,
+    );
     expect(s.data).toEqual({
       sessions: [{ id: "g5-b", setpoint: { setpointKw: 20 } }],
       all: [
@@ -133,9 +188,13 @@ describe("ingest and the numbers of SPEC §3", () => {
   test("alerts query: active and history", async () => {
     await t.gql(DEMAND, { input: demandInput("g6", 50, 70, 0, at(0)) });
     let a = await t.gql(`{ alerts(siteId: "g6") { type status siteId sessionId message raisedAt clearedAt } }`);
-    expect(a.data?.alerts).toMatchObject([{ type: "SITE_OVER_DEMAND", status: "ACTIVE", siteId: "g6", sessionId: null, clearedAt: null }]);
+    expect(a.data?.alerts).toMatchObject([
+      { type: "SITE_OVER_DEMAND", status: "ACTIVE", siteId: "g6", sessionId: null, clearedAt: null },
+    ]);
     await t.gql(DEMAND, { input: demandInput("g6", 50, 30, 0, at(5)) });
-    a = await t.gql(`{ active: alerts(siteId: "g6") { type } history: alerts(siteId: "g6", activeOnly: false) { type status clearedAt } }`);
+    a = await t.gql(
+      `{ active: alerts(siteId: "g6") { type } history: alerts(siteId: "g6", activeOnly: false) { type status clearedAt } }`,
+    );
     expect(a.data).toMatchObject({ active: [], history: [{ type: "SITE_OVER_DEMAND", status: "CLEARED" }] });
   });
 
@@ -147,7 +206,9 @@ describe("ingest and the numbers of SPEC §3", () => {
     await t.gql(SAMPLE, { input: sample("g7-a", "g7", { sampledTs: at(20), currentPowerKw: 7 }) });
     const s = await t.gql(`{ session(id: "g7-a") { currentPowerKw sampledTs } }`);
     expect(s.data?.session).toEqual({ currentPowerKw: 7, sampledTs: at(20) });
-    const { rows } = await t.database.pool.query("SELECT count(*)::int AS n FROM session_samples_raw WHERE session_id = 'g7-a'");
+    const { rows } = await t.database.pool.query(
+      "SELECT count(*)::int AS n FROM session_samples_raw WHERE session_id = 'g7-a'",
+    );
     expect(rows[0].n).toBe(3);
   });
 
@@ -196,13 +257,31 @@ describe("bad input is rejected, named, and leaves no trace", () => {
     [
       "valid_to before valid_from",
       `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId } }`,
-      { input: { tariffId: "t", siteId: "b2", priceUsdKwh: 0.1, priceTier: "ON_PEAK", validFrom: at(60), validTo: at(0) } },
+      {
+        input: {
+          tariffId: "t",
+          siteId: "b2",
+          priceUsdKwh: 0.1,
+          priceTier: "ON_PEAK",
+          validFrom: at(60),
+          validTo: at(0),
+        },
+      },
       "validTo",
     ],
     [
       "curtailment over 100",
       `mutation ($input: DemandResponseInput!) { dispatchDemandResponse(input: $input) { drEventId } }`,
-      { input: { drEventId: "d", siteId: "b2", curtailmentPct: 101, eventStartTs: at(0), eventEndTs: at(60), signalTs: at(0) } },
+      {
+        input: {
+          drEventId: "d",
+          siteId: "b2",
+          curtailmentPct: 101,
+          eventStartTs: at(0),
+          eventEndTs: at(60),
+          signalTs: at(0),
+        },
+      },
       "curtailmentPct",
     ],
     [
@@ -222,10 +301,16 @@ describe("bad input is rejected, named, and leaves no trace", () => {
   });
 
   test("an unknown price tier is rejected by the schema", async () => {
-    const r = await t.gql(
-      `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId } }`,
-      { input: { tariffId: "t", siteId: "b3", priceUsdKwh: 0.1, priceTier: "SUPER_PEAK", validFrom: at(0), validTo: at(60) } },
-    );
+    const r = await t.gql(`mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId } }`, {
+      input: {
+        tariffId: "t",
+        siteId: "b3",
+        priceUsdKwh: 0.1,
+        priceTier: "SUPER_PEAK",
+        validFrom: at(0),
+        validTo: at(60),
+      },
+    });
     expect(r.errors?.[0]?.message).toContain("SUPER_PEAK");
   });
 });

@@ -13,7 +13,7 @@ afterAll(async () => {
 
 test("every table and column in the database is declared in src/db/types.ts, and nothing more", async () => {
   const source = await readFile(new URL("../../src/db/types.ts", import.meta.url), "utf8");
-  const tables = [...source.matchAll(/^ {2}(\w+): (\w+Table);$/gm)].map((m) => [m[1], m[2]] as const);
+  const tables = [...source.matchAll(/^ {2}(\w+): (\w+Table);$/gm)].map((m) => [m[1] ?? "", m[2] ?? ""] as const);
   const declared = new Map<string, Set<string>>();
   for (const [table, iface] of tables) {
     const body = new RegExp(`export interface ${iface}(?: extends (\\w+))? \\{([\\s\\S]*?)\\n\\}`).exec(source);

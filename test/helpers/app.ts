@@ -13,14 +13,15 @@ export interface TestApp {
   readonly url: string;
   readonly wsUrl: string;
   readonly database: TestDatabase;
-  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>>;
   stop(): Promise<void>;
 }
 
-export async function startTestApp(
-  overrides: Partial<Config> = {},
-  database?: TestDatabase,
-): Promise<TestApp> {
+export async function startTestApp(overrides: Partial<Config> = {}, database?: TestDatabase): Promise<TestApp> {
   const db = database ?? (await createTestDatabase());
   const config: Config = { ...loadConfig({ NODE_ENV: "test" }), databaseUrl: db.url, port: 0, ...overrides };
   const app = buildApp(config);

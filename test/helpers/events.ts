@@ -37,7 +37,16 @@ export interface SampleSpec {
 export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void> {
   const values: unknown[] = [];
   const rows = specs.map((s, i) => {
-    values.push(s.session, s.cp ?? `cp-${s.session}`, s.site, s.rated, s.current ?? 0, s.start ?? T0, s.ts ?? T0, s.ended ?? null);
+    values.push(
+      s.session,
+      s.cp ?? `cp-${s.session}`,
+      s.site,
+      s.rated,
+      s.current ?? 0,
+      s.start ?? T0,
+      s.ts ?? T0,
+      s.ended ?? null,
+    );
     const o = i * 8;
     return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, 'graphql')`;
   });

@@ -1,7 +1,18 @@
 // The allocation rule of SPEC §3 and the alerts of §4, one case per rule, straight in SQL.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { activeAlerts, at, commandsOf, demand, dr, price, samples, setClock, setpointsOf, T0 } from "../helpers/events.js";
+import {
+  activeAlerts,
+  at,
+  commandsOf,
+  demand,
+  dr,
+  price,
+  samples,
+  setClock,
+  setpointsOf,
+  T0,
+} from "../helpers/events.js";
 
 let t: TestDatabase;
 let site: string;
@@ -36,7 +47,9 @@ describe("rules 1-2: building load and the hard cap", () => {
     const sp = await setpointsOf(t.pool, site);
     expect(sp[s("a")]).toMatchObject({ setpoint_kw: 30, limited_by: "SITE_LIMIT" });
     expect(sp[s("b")]).toMatchObject({ setpoint_kw: 30, limited_by: "SITE_LIMIT" });
-    const { rows } = await t.pool.query("SELECT building_load_kw, ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site]);
+    const { rows } = await t.pool.query("SELECT building_load_kw, ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [
+      site,
+    ]);
     expect(rows[0]).toEqual({ building_load_kw: 20, ev_cap_kw: 60, target_kw: 60 });
   });
 });

@@ -1,0 +1,439 @@
+// The Kafka consumer of the four input streams (SPEC §2).
+//
+// - One consumer group, manual commits: eachBatch with eachBatchAutoResolve false and autoCommit
+//   false. A batch (one topic-partition) is decoded and validated message by message, then stored
+//   in ONE database transaction through the ingest repository (the same code path as GraphQL);
+//   its offset is committed only after that transaction committed. A crash in between redelivers
+//   the batch, and the raw tables' unique (topic, partition, offset) turns the replay into a no-op.
+// - A bad message (empty, not UTF-8, not JSON, not an object, anything validation rejects, or a
+//   row the database refuses as data) is parked in dead_letters in the same transaction and
+//   published to `<topic>.dlq` with the reason in the x-dlq-reason header. It never blocks its
+//   partition: the good messages around it are stored and the offset moves on.
+// - The database failing (down, restarting, a table missing, a deadlock) is not the message's
+//   fault: the batch is retried in place with backoff, heartbeating so the group keeps the
+//   partition, and its offset stays uncommitted; nothing goes to the dead letters for it.
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from "kafkajs";
+import { sql } from "kysely";
+import type { Logger } from "pino";
+import type { KafkaTopics } from "../config.js";
+import type { Db } from "../db/pool.js";
+import {
+  insertDemandResponse,
+  insertPriceSignals,
+  insertSessionSamples,
+  insertSiteDemand,
+  type KafkaOrigin,
+  type Origin,
+} from "../ingest/ingest.repository.js";
+import type { ManagedProducer } from "./managed-producer.js";
+import { decodeMessage, dlqTopic, type StreamKind, type StreamValues } from "./messages.js";
+import { backoffMs, errorMessage, isDataError, type KafkaMetrics } from "./support.js";
+
+type Insert<K extends StreamKind> = (db: Db, rows: readonly StreamValues[K][], origin: Origin) => Promise<number>;
+
+const INSERTS: { [K in StreamKind]: Insert<K> } = {
+  sessionSamples: insertSessionSamples,
+  siteDemand: insertSiteDemand,
+  priceSignals: insertPriceSignals,
+  drSignals: insertDemandResponse,
+};
+
+/** How long a batch keeps trying to publish its dead letters to `<topic>.dlq` before it moves on (they stay in the table). */
+const DLQ_PUBLISH_DEADLINE_MS = 60_000;
+const HEARTBEAT_PUMP_MS = 1_000;
+
+export interface IngestConsumerOptions {
+  kafka: Kafka;
+  topics: KafkaTopics;
+  kinds: ReadonlyMap<string, StreamKind>;
+  groupId: string;
+  db: Db;
+  logger: Logger;
+  metrics: KafkaMetrics;
+  dlq: ManagedProducer;
+}
+
+interface Good<K extends StreamKind> {
+  value: StreamValues[K];
+  position: KafkaOrigin;
+  message: KafkaMessage;
+}
+
+interface DeadLetter {
+  message: KafkaMessage;
+  reason: string;
+}
+
+interface Stored {
+  stored: number;
+  duplicates: number;
+  dead: DeadLetter[];
+  /** Dead letters not yet on `<topic>.dlq` (a redelivered one that was published before is not sent again). */
+  toPublish: DeadLetter[];
+}
+
+/** Thrown to leave a batch unfinished: nothing committed, it is redelivered. */
+class Abandoned extends Error {}
+
+function headersAsStrings(headers: IHeaders | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    out[key] = Array.isArray(value) ? value.map((v) => v.toString()) : value.toString();
+  }
+  return out;
+}
+
+export class IngestConsumer {
+  private consumer: Consumer | null = null;
+  private stopped = true;
+  private joined = false;
+  /** Batches currently retrying because the database or Kafka failed. */
+  private readonly failing = new Set<string>();
+  private restartTimer: NodeJS.Timeout | null = null;
+  private restarts = 0;
+  private stopSignal = new AbortController();
+  private readonly log: Logger;
+
+  constructor(private readonly options: IngestConsumerOptions) {
+    this.log = options.logger;
+  }
+
+  /** In its group and not stuck on a failing database. */
+  get up(): boolean {
+    return !this.stopped && this.joined && this.failing.size === 0;
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped) throw new Error("consumer already started");
+    this.stopped = false;
+    this.stopSignal = new AbortController();
+    await this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.stopSignal.abort();
+    const consumer = this.consumer;
+    this.consumer = null;
+    this.joined = false;
+    await consumer?.disconnect().catch((error: unknown) => {
+      this.log.warn({ err: errorMessage(error) }, "kafka consumer did not disconnect cleanly");
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { kafka, groupId, kinds } = this.options;
+    const consumer = kafka.consumer({
+      groupId,
+      // A dead member is noticed after sessionTimeout; long transactions keep heartbeating (see store()).
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 1_000,
+      retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 8 },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      this.joined = true;
+      this.restarts = 0;
+      this.log.info(
+        { groupId, memberId: payload.memberId, assignment: payload.memberAssignment },
+        "kafka consumer joined its group",
+      );
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      this.joined = false;
+      this.log.error({ err: errorMessage(payload.error), restart: payload.restart }, "kafka consumer crashed");
+      // kafkajs restarts it by itself for retriable errors; otherwise we start a new one.
+      if (!payload.restart) this.scheduleRestart(consumer);
+    });
+    consumer.on(consumer.events.STOP, () => {
+      if (this.consumer === consumer) this.joined = false;
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...kinds.keys()], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => this.handleBatch(payload),
+      });
+    } catch (error) {
+      if (this.stopped || this.consumer !== consumer) return;
+      this.log.error({ err: errorMessage(error) }, "kafka consumer could not start; retrying");
+      this.scheduleRestart(consumer);
+    }
+  }
+
+  private scheduleRestart(consumer: Consumer): void {
+    if (this.stopped || this.restartTimer || this.consumer !== consumer) return;
+    const delay = backoffMs(this.restarts++, 1000, 30_000);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopped || this.consumer !== consumer) return;
+      this.consumer = null;
+      void consumer
+        .disconnect()
+        .catch(() => {})
+        .then(() => {
+          if (!this.stopped) return this.run();
+        });
+    }, delay);
+  }
+
+  /** Waits ms, or less when the consumer stops. */
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopSignal.signal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const kind = this.options.kinds.get(batch.topic);
+    const last = batch.messages[batch.messages.length - 1];
+    if (!kind || !last) return;
+    const started = performance.now();
+    const goods: Good<StreamKind>[] = [];
+    const bads: DeadLetter[] = [];
+    const now = Date.now();
+    for (const message of batch.messages) {
+      const decoded = decodeMessage(kind, message.value, now);
+      if (decoded.ok) {
+        goods.push({
+          value: decoded.value,
+          message,
+          position: { topic: batch.topic, partition: batch.partition, offset: message.offset },
+        });
+      } else {
+        bads.push({ message, reason: decoded.reason });
+      }
+    }
+    const key = `${batch.topic}:${batch.partition}`;
+    try {
+      const result = await this.store(payload, kind, goods, bads);
+      if (result.toPublish.length > 0) await this.publishDeadLetters(payload, result.toPublish);
+      // Everything in the batch is stored (or parked): only now may the group move on.
+      payload.resolveOffset(last.offset);
+      await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+      this.failing.delete(key);
+      const { messages } = this.options.metrics;
+      if (result.stored > 0) messages.inc({ topic: batch.topic, outcome: "stored" }, result.stored);
+      if (result.duplicates > 0) messages.inc({ topic: batch.topic, outcome: "duplicate" }, result.duplicates);
+      if (result.dead.length > 0) {
+        messages.inc({ topic: batch.topic, outcome: "dead_letter" }, result.dead.length);
+        this.log.warn(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            deadLetters: result.dead.slice(0, 10).map((d) => ({ offset: d.message.offset, reason: d.reason })),
+            count: result.dead.length,
+          },
+          "kafka messages rejected and parked as dead letters",
+        );
+      }
+      this.options.metrics.batchDuration.observe({ topic: batch.topic }, (performance.now() - started) / 1000);
+    } catch (error) {
+      this.failing.delete(key);
+      if (error instanceof Abandoned) return; // stopping or rebalanced: not committed, redelivered
+      throw error;
+    }
+  }
+
+  private checkStillOwned(payload: EachBatchPayload): void {
+    if (this.stopped || !payload.isRunning() || payload.isStale()) throw new Abandoned("batch abandoned");
+  }
+
+  /** Runs fn while heartbeating, so a long transaction or a retry loop keeps the partition. */
+  private async withHeartbeat<T>(payload: EachBatchPayload, fn: () => Promise<T>): Promise<T> {
+    const pump = setInterval(() => {
+      payload.heartbeat().catch(() => {}); // a rebalance shows up again at the commit
+    }, HEARTBEAT_PUMP_MS);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(pump);
+    }
+  }
+
+  private async store<K extends StreamKind>(
+    payload: EachBatchPayload,
+    kind: K,
+    goods: Good<K>[],
+    bads: DeadLetter[],
+  ): Promise<Stored> {
+    const { topic, partition } = payload.batch;
+    const key = `${topic}:${partition}`;
+    let oneByOne = false;
+    return this.withHeartbeat(payload, async () => {
+      for (let attempt = 0; ; attempt++) {
+        this.checkStillOwned(payload);
+        try {
+          return await this.options.db
+            .transaction()
+            .execute((trx) => this.write(trx, kind, topic, partition, goods, bads, oneByOne));
+        } catch (error) {
+          if (!oneByOne && isDataError(error)) {
+            // One of the rows is refused by the database itself: find it, message by message.
+            this.log.warn(
+              { topic, partition, err: errorMessage(error) },
+              "database refused a batch; storing it message by message",
+            );
+            oneByOne = true;
+            attempt = -1;
+            continue;
+          }
+          this.failing.add(key);
+          this.options.metrics.ingestRetries.inc({ topic, reason: "database" });
+          const delay = backoffMs(attempt, 200, 5000);
+          const log =
+            attempt === 0 || attempt % 10 === 0 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
+          log(
+            {
+              topic,
+              partition,
+              firstOffset: payload.batch.firstOffset(),
+              attempt,
+              retryInMs: delay,
+              err: errorMessage(error),
+            },
+            "could not store a kafka batch (offsets not committed); retrying",
+          );
+          await this.pause(delay);
+        }
+      }
+    });
+  }
+
+  private async write<K extends StreamKind>(
+    trx: Db,
+    kind: K,
+    topic: string,
+    partition: number,
+    goods: Good<K>[],
+    bads: DeadLetter[],
+    oneByOne: boolean,
+  ): Promise<Stored> {
+    const insert = INSERTS[kind] as Insert<K>;
+    const dead = [...bads];
+    let stored = 0;
+    let accepted = goods.length;
+    if (!oneByOne) {
+      stored = await insert(
+        trx,
+        goods.map((g) => g.value),
+        { source: "kafka", positions: goods.map((g) => g.position) },
+      );
+    } else {
+      for (const good of goods) {
+        await sql`SAVEPOINT scc_kafka_message`.execute(trx);
+        try {
+          stored += await insert(trx, [good.value], { source: "kafka", positions: [good.position] });
+          await sql`RELEASE SAVEPOINT scc_kafka_message`.execute(trx);
+        } catch (error) {
+          if (!isDataError(error)) throw error;
+          await sql`ROLLBACK TO SAVEPOINT scc_kafka_message`.execute(trx);
+          dead.push({ message: good.message, reason: `rejected by the database: ${errorMessage(error)}` });
+          accepted -= 1;
+        }
+      }
+    }
+    let toPublish: DeadLetter[] = [];
+    if (dead.length > 0) {
+      const hex = (b: Buffer | null) => (b === null ? null : b.toString("hex"));
+      await sql`
+        INSERT INTO dead_letters (topic, partition, kafka_offset, key, payload, headers, message_ts, reason)
+        SELECT ${topic}, ${partition}, u.off, decode(u.k, 'hex'), decode(u.v, 'hex'), u.h::jsonb,
+               to_timestamp(u.ts / 1000.0), u.reason
+        FROM unnest(${dead.map((d) => d.message.offset)}::int8[], ${dead.map((d) => hex(d.message.key))}::text[],
+                    ${dead.map((d) => hex(d.message.value))}::text[],
+                    ${dead.map((d) => JSON.stringify(headersAsStrings(d.message.headers)))}::text[],
+                    ${dead.map((d) => Number(d.message.timestamp) || null)}::float8[],
+                    ${dead.map((d) => d.reason)}::text[]) AS u (off, k, v, h, ts, reason)
+        ON CONFLICT (topic, partition, kafka_offset) DO NOTHING`.execute(trx);
+      const { rows } = await sql<{ offset: string }>`
+        SELECT kafka_offset::text AS offset FROM dead_letters
+        WHERE topic = ${topic} AND partition = ${partition}
+          AND kafka_offset = ANY(${dead.map((d) => d.message.offset)}::int8[]) AND dlq_published_at IS NULL`.execute(
+        trx,
+      );
+      const pending = new Set(rows.map((r) => r.offset));
+      toPublish = dead.filter((d) => pending.has(d.message.offset));
+    }
+    return { stored, duplicates: accepted - stored, dead, toPublish };
+  }
+
+  /**
+   * Publishes the batch's new dead letters to `<topic>.dlq` (original key, value and headers, plus
+   * the reason and origin). Kafka failing is retried for a while; after that they stay in the
+   * dead_letters table only (dlq_published_at NULL) and the partition moves on.
+   */
+  private async publishDeadLetters(payload: EachBatchPayload, dead: DeadLetter[]): Promise<void> {
+    const { topic, partition } = payload.batch;
+    const target = dlqTopic(topic);
+    const receivedAt = new Date().toISOString();
+    const messages = dead.map((d) => ({
+      key: d.message.key,
+      value: d.message.value,
+      headers: {
+        ...d.message.headers,
+        "x-dlq-reason": d.reason,
+        "x-dlq-original-topic": topic,
+        "x-dlq-original-partition": String(partition),
+        "x-dlq-original-offset": d.message.offset,
+        "x-dlq-original-timestamp": d.message.timestamp,
+        "x-dlq-received-at": receivedAt,
+      },
+    }));
+    const deadline = Date.now() + DLQ_PUBLISH_DEADLINE_MS;
+    const key = `${topic}:${partition}`;
+    await this.withHeartbeat(payload, async () => {
+      for (let attempt = 0; ; attempt++) {
+        this.checkStillOwned(payload);
+        try {
+          await this.options.dlq.send({ topic: target, acks: -1, messages });
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) {
+            this.options.metrics.dlqPublishFailures.inc({ topic }, dead.length);
+            this.log.error(
+              { topic, partition, dlqTopic: target, count: dead.length, err: errorMessage(error) },
+              "could not publish dead letters to the DLQ topic; they are kept in the dead_letters table only",
+            );
+            return;
+          }
+          this.failing.add(key);
+          this.options.metrics.ingestRetries.inc({ topic, reason: "dlq" });
+          this.log.warn(
+            { topic, dlqTopic: target, attempt, err: errorMessage(error) },
+            "could not publish dead letters; retrying",
+          );
+          await this.pause(backoffMs(attempt, 200, 5000));
+        }
+      }
+      this.options.metrics.dlqPublished.inc({ topic }, dead.length);
+      await sql`
+        UPDATE dead_letters SET dlq_published_at = now()
+        WHERE topic = ${topic} AND partition = ${partition}
+          AND kafka_offset = ANY(${dead.map((d) => d.message.offset)}::int8[])`
+        .execute(this.options.db)
+        .catch((error: unknown) => {
+          // Worst case the message is published to the DLQ once more after a redelivery.
+          this.log.warn({ topic, err: errorMessage(error) }, "could not mark dead letters as published");
+        });
+    });
+  }
+}

@@ -1,0 +1,183 @@
+// What goes over Kafka: the four input streams in (snake_case JSON, SPEC §2) and the setpoint
+// commands out (SPEC §5). Input is decoded here and validated by src/ingest/validate.ts, the same
+// code path as the GraphQL mutations; a message that fails gets one readable reason naming each
+// bad field by its snake_case name, as the producer wrote it.
+import type { KafkaTopics } from "../config.js";
+import {
+  type Checked,
+  checkDemandResponse,
+  checkPriceSignal,
+  checkSessionSample,
+  checkSiteDemand,
+  type DemandResponseSignal,
+  type PriceSignal,
+  type SessionSample,
+  type SiteDemand,
+} from "../ingest/validate.js";
+import type { SetpointCommandEvent } from "../stream/events.js";
+
+export type StreamKind = "sessionSamples" | "siteDemand" | "priceSignals" | "drSignals";
+
+export interface StreamValues {
+  sessionSamples: SessionSample;
+  siteDemand: SiteDemand;
+  priceSignals: PriceSignal;
+  drSignals: DemandResponseSignal;
+}
+
+export const STREAM_KINDS: readonly StreamKind[] = ["sessionSamples", "siteDemand", "priceSignals", "drSignals"];
+
+type Raw = Readonly<Record<string, unknown>>;
+
+const CHECKS: { [K in StreamKind]: (raw: Raw, now: number) => Checked<StreamValues[K]> } = {
+  sessionSamples: checkSessionSample,
+  siteDemand: checkSiteDemand,
+  priceSignals: checkPriceSignal,
+  drSignals: checkDemandResponse,
+};
+
+/** Every field a stream knows, camelCase (to turn the validator's field names back into snake_case). */
+const FIELDS: readonly string[] = [
+  "sessionId",
+  "chargePointId",
+  "connectorId",
+  "siteId",
+  "idTag",
+  "ratedPowerKw",
+  "currentPowerKw",
+  "socPct",
+  "energyKwh",
+  "sessionStartTs",
+  "sampledTs",
+  "endedTs",
+  "ended",
+  "demandLimitKw",
+  "currentDemandKw",
+  "evLoadKw",
+  "measuredTs",
+  "tariffId",
+  "priceUsdKwh",
+  "priceTier",
+  "validFrom",
+  "validTo",
+  "drEventId",
+  "curtailmentPct",
+  "baselineKw",
+  "eventStartTs",
+  "eventEndTs",
+  "signalTs",
+];
+const FIELD_PATTERN = new RegExp(`\\b(${FIELDS.join("|")})\\b`, "g");
+const SNAKE_KEY = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const MAX_REASON_LENGTH = 2000;
+
+export function snakeToCamel(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function camelToSnake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** The validator speaks camelCase; a Kafka producer wrote snake_case. */
+function snakeText(text: string): string {
+  return text.replace(FIELD_PATTERN, (name) => camelToSnake(name));
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function truncate(text: string): string {
+  return text.length <= MAX_REASON_LENGTH ? text : `${text.slice(0, MAX_REASON_LENGTH - 1)}…`;
+}
+
+/**
+ * Decodes and validates one message value of a stream. Keys must be snake_case exactly as in
+ * SPEC §2 (any other key is ignored, so `sessionId` counts as a missing `session_id`).
+ */
+export function decodeMessage<K extends StreamKind>(
+  kind: K,
+  value: Buffer | null,
+  now = Date.now(),
+): Decoded<StreamValues[K]> {
+  if (value === null || value.length === 0) return { ok: false, reason: "empty message: a JSON object is required" };
+  let text: string;
+  try {
+    text = utf8.decode(value);
+  } catch {
+    return { ok: false, reason: "not valid UTF-8" };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: truncate(`not JSON: ${(error as Error).message}`) };
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    const got = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed;
+    return { ok: false, reason: `must be a JSON object, got ${got}` };
+  }
+  const raw: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
+    if (SNAKE_KEY.test(key)) raw[snakeToCamel(key)] = field;
+  }
+  const checked = CHECKS[kind](raw, now) as Checked<StreamValues[K]>;
+  if (checked.ok) return checked;
+  const reason = checked.issues.map((i) => `${camelToSnake(i.field)}: ${snakeText(i.message)}`).join("; ");
+  return { ok: false, reason: truncate(reason) };
+}
+
+/** Topic name -> stream, for the four input topics. */
+export function topicKinds(topics: KafkaTopics): Map<string, StreamKind> {
+  const map = new Map<string, StreamKind>();
+  for (const kind of STREAM_KINDS) {
+    if (map.has(topics[kind])) throw new Error(`Kafka topic ${topics[kind]} is configured for two streams`);
+    map.set(topics[kind], kind);
+  }
+  if (map.has(topics.setpointCommands)) {
+    throw new Error(`Kafka topic ${topics.setpointCommands} is both an input and the command topic`);
+  }
+  return map;
+}
+
+export function dlqTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+/** The JSON value of a command on the command topic (SPEC §5). */
+export interface CommandMessage {
+  command_id: string;
+  session_id: string;
+  charge_point_id: string;
+  connector_id: number;
+  site_id: string;
+  setpoint_kw: number;
+  previous_kw: number | null;
+  limited_by: string;
+  price_tier: string;
+  curtailment_pct: number;
+  rated_power_kw: number;
+  current_power_kw: number | null;
+  soc_pct: number | null;
+  command_ts: string;
+}
+
+export function commandMessage(event: SetpointCommandEvent): CommandMessage {
+  return {
+    command_id: event.commandId,
+    session_id: event.sessionId,
+    charge_point_id: event.chargePointId,
+    connector_id: event.connectorId,
+    site_id: event.siteId,
+    setpoint_kw: event.setpointKw,
+    previous_kw: event.previousKw,
+    limited_by: event.limitedBy,
+    price_tier: event.priceTier,
+    curtailment_pct: event.curtailmentPct,
+    rated_power_kw: event.ratedPowerKw,
+    current_power_kw: event.currentPowerKw,
+    soc_pct: event.socPct,
+    command_ts: event.commandTs.toISOString(),
+  };
+}
