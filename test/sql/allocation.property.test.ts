@@ -1,0 +1,112 @@
+// Properties of the allocation rule over random sites (fast-check), checked on what the SQL wrote.
+import fc from "fast-check";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { at, demand, dr, price, samples, setClock, T0 } from "../helpers/events.js";
+
+let t: TestDatabase;
+let siteCounter = 0;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await setClock(t.pool, T0);
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+const kw = (max: number) =>
+  fc.double({ min: 0, max, noNaN: true, noDefaultInfinity: true }).map((x) => Math.round(x * 1000) / 1000);
+
+const siteArbitrary = fc.record({
+  policy: fc.constantFrom("WATER_FILL", "EQUAL_SHARE"),
+  minRate: fc.constantFrom(0, 1.4, 3, 6, 11),
+  limit: kw(500),
+  building: kw(300),
+  evLoad: kw(200),
+  tier: fc.constantFrom(null, "OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"),
+  drPct: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
+  baseline: fc.option(kw(400), { nil: null }),
+  rated: fc.array(fc.oneof(fc.constantFrom(3.7, 7.4, 11, 22, 50, 150), kw(350)), { minLength: 1, maxLength: 25 }),
+});
+
+type SiteCase = typeof siteArbitrary extends fc.Arbitrary<infer T> ? T : never;
+
+interface Row {
+  session_id: string;
+  setpoint_kw: number;
+  limited_by: string;
+  rated_power_kw: number;
+  session_start_ts: Date;
+}
+
+async function allocate(c: SiteCase): Promise<{ cap: number; target: number; minRate: number; rows: Row[] }> {
+  siteCounter += 1;
+  const site = `prop-${siteCounter}`;
+  await t.pool.query("INSERT INTO sites (site_id, policy, min_rate_kw) VALUES ($1, $2, $3)", [
+    site,
+    c.policy,
+    c.minRate,
+  ]);
+  await demand(t.pool, site, { limit: c.limit, current: c.building + c.evLoad, ev: c.evLoad });
+  if (c.tier) await price(t.pool, site, { tier: c.tier, from: at(-60), to: at(3600) });
+  if (c.drPct !== null)
+    await dr(t.pool, site, { pct: c.drPct, baseline: c.baseline ?? 0, start: at(-60), end: at(3600) });
+  await samples(
+    t.pool,
+    c.rated.map((rated, i) => ({ session: `${site}-${String(i).padStart(2, "0")}`, site, rated, start: at(i) })),
+  );
+  const { rows: siteRows } = await t.pool.query("SELECT ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site]);
+  const { rows } = await t.pool.query<Row>(
+    `SELECT sp.session_id, sp.setpoint_kw, sp.limited_by, s.rated_power_kw, s.session_start_ts
+     FROM setpoints sp JOIN sessions s USING (session_id) WHERE sp.site_id = $1 ORDER BY s.session_start_ts`,
+    [site],
+  );
+  return { cap: siteRows[0].ev_cap_kw, target: siteRows[0].target_kw, minRate: c.minRate, rows };
+}
+
+const EPS = 1e-9;
+const floor2 = (x: number) => Math.floor(x * 100 + 1e-9) / 100;
+
+test("invariants of SPEC §3 hold for random sites", async () => {
+  await fc.assert(
+    fc.asyncProperty(siteArbitrary, async (c) => {
+      const { cap, target, minRate, rows } = await allocate(c);
+      expect(rows).toHaveLength(c.rated.length);
+      const total = rows.reduce((sum, r) => sum + r.setpoint_kw, 0);
+      // The hard cap C is never exceeded.
+      expect(total).toBeLessThanOrEqual(cap + EPS);
+      const admitted = rows.filter((r) => r.limited_by !== "NOT_ADMITTED");
+      for (const r of rows) {
+        // Never above rated power, never negative, in 0.01 kW steps.
+        expect(r.setpoint_kw).toBeGreaterThanOrEqual(0);
+        expect(r.setpoint_kw).toBeLessThanOrEqual(r.rated_power_kw + EPS);
+        expect(Math.abs(r.setpoint_kw * 100 - Math.round(r.setpoint_kw * 100))).toBeLessThan(1e-6);
+        if (r.limited_by === "NOT_ADMITTED") expect(r.setpoint_kw).toBe(0);
+      }
+      // Every admitted session gets at least its lo_i (rounded down to 0.01).
+      for (const r of admitted)
+        expect(r.setpoint_kw).toBeGreaterThanOrEqual(floor2(Math.min(minRate, r.rated_power_kw)) - EPS);
+      // Admission is a prefix in arrival order, and the first one left out really did not fit.
+      const firstOut = rows.findIndex((r) => r.limited_by === "NOT_ADMITTED");
+      if (firstOut >= 0) {
+        expect(rows.slice(firstOut).every((r) => r.limited_by === "NOT_ADMITTED")).toBe(true);
+        const los = rows.slice(0, firstOut + 1).reduce((s, r) => s + Math.min(minRate, r.rated_power_kw), 0);
+        expect(los).toBeGreaterThan(cap - EPS);
+      }
+      if (c.policy === "WATER_FILL" && admitted.length > 0) {
+        const sumLo = admitted.reduce((s, r) => s + Math.min(minRate, r.rated_power_kw), 0);
+        const sumHi = admitted.reduce((s, r) => s + r.rated_power_kw, 0);
+        const amount = Math.max(target, sumLo);
+        // Nothing wasted: the whole amount is handed out, up to what the sessions can take.
+        expect(total).toBeGreaterThanOrEqual(Math.min(amount, sumHi) - 0.01 * admitted.length - 1e-6);
+        // Max-min fair: a session below its rated power is not below anyone else (beyond rounding).
+        const highest = Math.max(...admitted.map((r) => r.setpoint_kw));
+        for (const r of admitted) {
+          if (r.setpoint_kw < r.rated_power_kw - 0.01)
+            expect(r.setpoint_kw).toBeGreaterThanOrEqual(highest - 0.01 - EPS);
+        }
+      }
+    }),
+    { numRuns: 150 },
+  );
+}, 120_000);
