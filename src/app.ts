@@ -3,18 +3,15 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ExecutionArgs } from "graphql";
-import { useServer } from "graphql-ws/use/ws";
-import { createYoga, type Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
-import { WebSocketServer } from "ws";
-import { FULL_ACCESS } from "./access/access.js";
+import type { WebSocketServer } from "ws";
+import { createKeyStore, ensureBootstrapAdminKey } from "./access/keys.js";
 import { createScheduler, type Scheduler } from "./allocation/scheduler.js";
+import { attachWebSocket, createGraphQLHandler, createGraphQLYoga } from "./api/server.js";
 import type { Config } from "./config.js";
-import { type AppContext, createContext, type Services } from "./context.js";
+import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { isMigrated } from "./db/migrate.js";
-import { buildSchema } from "./graphql/schema.js";
 import { createKafkaBridge, type KafkaBridge } from "./kafka/bridge.js";
 import { createLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
@@ -38,21 +35,6 @@ interface Running {
   liveStream: ChangeStream;
   fanout: Fanout;
   bridge: KafkaBridge | null;
-}
-
-function metricsPlugin(metrics: Metrics): Plugin {
-  return {
-    onExecute({ args }) {
-      const operation = args.document.definitions.find((d: { kind: string }) => d.kind === "OperationDefinition");
-      const type = operation && "operation" in operation ? operation.operation : "unknown";
-      return {
-        onExecuteDone({ result }) {
-          const failed = "errors" in result && Array.isArray(result.errors) && result.errors.length > 0;
-          metrics.graphqlOperations.inc({ type, outcome: failed ? "error" : "ok" });
-        },
-      };
-    },
-  };
 }
 
 export function buildApp(config: Config, options: { logger?: Logger } = {}): App {
@@ -96,17 +78,14 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     const database = await openDatabase(config, logger);
     const fanout = new Fanout();
     const services: Services = { db: database.db, fanout, logger };
-    const schema = buildSchema();
-    const yoga = createYoga<Record<string, unknown>, AppContext>({
-      schema,
-      graphqlEndpoint: "/graphql",
-      graphiql: config.nodeEnv !== "production" ? { subscriptionsProtocol: "WS" } : false,
-      maskedErrors: config.nodeEnv === "production" ? true : { isDev: true },
-      logging: logger,
-      context: () => createContext(services, FULL_ACCESS),
-      plugins: [metricsPlugin(metrics)],
-    });
-
+    const keys = createKeyStore(database.db, config.apiKeys);
+    if (config.apiKeys === null) {
+      const created = await ensureBootstrapAdminKey(database.db, config.dataDir);
+      // Printed once, when created; never logged.
+      if (created) console.log(`Created the first admin API key (kept in ${created.file}):\n  ${created.key}\n`);
+    }
+    const yoga = createGraphQLYoga(services, config, metrics);
+    const handleGraphQL = createGraphQLHandler(yoga, keys, config);
     const server = createServer(async (req, res) => {
       const route = (req.url ?? "/").split("?")[0] ?? "/";
       const endTimer = metrics.httpDuration.startTimer({ route });
@@ -116,41 +95,13 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
       });
       try {
         if (await handleOps(res, route)) return;
-        await yoga(req, res);
+        await handleGraphQL(req, res);
       } catch (error) {
         logger.error({ err: error }, "request failed");
         if (!res.headersSent) res.writeHead(500).end();
       }
     });
-
-    // graphql-ws on the same server and path, through yoga's envelop: same plugins, same context.
-    const wss = new WebSocketServer({ server, path: "/graphql" });
-    useServer(
-      {
-        execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-        subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-        onSubscribe: async (ctx, _id, params) => {
-          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-            ...ctx,
-            req: ctx.extra.request,
-            socket: ctx.extra.socket,
-            params,
-          });
-          const args: ExecutionArgs = {
-            schema,
-            operationName: params.operationName,
-            document: parse(params.query),
-            variableValues: params.variables,
-            contextValue: await contextFactory(),
-            rootValue: { execute, subscribe },
-          };
-          const errors = validate(args.schema, args.document);
-          if (errors.length) return errors;
-          return args;
-        },
-      },
-      wss,
-    );
+    const wss = attachWebSocket(server, yoga, keys);
 
     const scheduler = createScheduler({
       pool: database.pool,

@@ -23,6 +23,10 @@ export interface Config {
   readonly apiKeys: readonly ApiKeySpec[] | null;
   readonly logLevel: LogLevel;
   readonly nodeEnv: NodeEnv;
+  /** Schema introspection; off in production unless GRAPHQL_INTROSPECTION=true. */
+  readonly introspection: boolean;
+  /** Requests per second per API key (bursts of twice that); 0 turns the limit off. */
+  readonly rateLimitPerSecond: number;
 }
 
 export interface KafkaTopics {
@@ -130,6 +134,21 @@ function parseTopic(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function parseRate(raw: string | undefined): number {
+  if (raw === undefined) return 200;
+  const rate = Number(raw);
+  if (!Number.isFinite(rate) || rate < 0)
+    throw new ConfigError("RATE_LIMIT_PER_SECOND", `must be a number >= 0, got "${raw}"`);
+  return rate;
+}
+
 function parseEnum<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
   if (!allowed.includes(raw as T)) {
@@ -156,6 +175,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     apiKeys: parseApiKeys(nonEmpty(env, "API_KEYS")),
     logLevel: parseEnum("LOG_LEVEL", nonEmpty(env, "LOG_LEVEL"), LOG_LEVELS, nodeEnv === "test" ? "silent" : "info"),
     nodeEnv,
+    introspection: parseBoolean(
+      "GRAPHQL_INTROSPECTION",
+      nonEmpty(env, "GRAPHQL_INTROSPECTION"),
+      nodeEnv !== "production",
+    ),
+    rateLimitPerSecond: parseRate(nonEmpty(env, "RATE_LIMIT_PER_SECOND")),
   };
   return Object.freeze(config);
 }

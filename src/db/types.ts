@@ -204,6 +204,31 @@ export interface AlertsTable {
   message: string;
 }
 
+export interface DeadLettersTable {
+  id: Generated<string>;
+  topic: string;
+  partition: number;
+  kafka_offset: Int8;
+  key: Buffer | null;
+  payload: Buffer | null;
+  headers: ColumnType<unknown, string | undefined, string>;
+  message_ts: Timestamp | null;
+  reason: string;
+  received_at: Created;
+  dlq_published_at: Timestamp | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  key_hash: string;
+  key_prefix: string;
+  role: "admin" | "ingest" | "cpms" | "reader";
+  sites: string[] | null;
+  description: ColumnType<string, string | undefined, string>;
+  created_at: Created;
+  revoked_at: Timestamp | null;
+}
+
 export interface ClockSettingTable {
   singleton: ColumnType<boolean, boolean | undefined, boolean>;
   virtual_base: Timestamp;
@@ -225,4 +250,6 @@ export interface Database {
   setpoints: SetpointsTable;
   setpoint_commands: SetpointCommandsTable;
   alerts: AlertsTable;
+  dead_letters: DeadLettersTable;
+  api_keys: ApiKeysTable;
 }

@@ -1,6 +1,6 @@
 // Start-up, operations endpoints and graceful stop, as a newcomer and an operator see them.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -66,7 +66,7 @@ describe("npm start on an embedded PostgreSQL", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  function startService(): Promise<{ child: ChildProcess; url: string }> {
+  function startService(): Promise<{ child: ChildProcess; url: string; output: string }> {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       env: {
         ...process.env,
@@ -86,7 +86,7 @@ describe("npm start on an embedded PostgreSQL", () => {
         const match = /"url":"(http:\/\/localhost:\d+\/graphql)"/.exec(output);
         if (match?.[1]) {
           clearTimeout(timer);
-          resolve({ child, url: match[1] });
+          resolve({ child, url: match[1], output });
         }
       });
       child.stderr?.on("data", (chunk: Buffer) => {
@@ -119,9 +119,10 @@ describe("npm start on an embedded PostgreSQL", () => {
   }
 
   async function gql(url: string, query: string) {
+    const key = (await readFile(path.join(dataDir, "admin-api-key"), "utf8")).trim();
     const res = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
       body: JSON.stringify({ query }),
     });
     return res.json() as Promise<{ data?: Record<string, unknown>; errors?: unknown[] }>;
@@ -129,6 +130,15 @@ describe("npm start on an embedded PostgreSQL", () => {
 
   test("answers, keeps its data across restarts, and leaves no postgres behind on SIGTERM", async () => {
     const first = await startService();
+    // No API_KEYS: the first start created an admin key, printed it once and kept it in DATA_DIR.
+    const key = (await readFile(path.join(dataDir, "admin-api-key"), "utf8")).trim();
+    expect(first.output).toContain(key);
+    const anonymous = await fetch(first.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
+    expect(anonymous.status).toBe(401);
     expect(await gql(first.url, "{ __typename }")).toEqual({ data: { __typename: "Query" } });
     const configured = await gql(
       first.url,
@@ -139,6 +149,7 @@ describe("npm start on an embedded PostgreSQL", () => {
     expect(postgresProcessesFor(dataDir)).toEqual([]);
 
     const second = await startService();
+    expect(second.output).not.toContain(key);
     expect(await gql(second.url, '{ site(id: "depot-1") { id minRateKw } }')).toEqual({
       data: { site: { id: "depot-1", minRateKw: 4 } },
     });

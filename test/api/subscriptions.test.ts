@@ -1,6 +1,6 @@
 // setpointChanged and alertChanged through real graphql-ws and SSE clients, fed by logical decoding.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startTestApp, type TestApp } from "../helpers/app.js";
+import { bearer, startTestApp, TEST_KEYS, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { setClock, T0 } from "../helpers/events.js";
 import { collect, wsClient } from "../helpers/ws.js";
@@ -98,7 +98,7 @@ describe("graphql-ws", () => {
     const { default: WebSocket } = await import("ws");
     const stalled = new WebSocket(t.wsUrl, "graphql-transport-ws");
     await new Promise((r) => stalled.once("open", r));
-    stalled.send(JSON.stringify({ type: "connection_init" }));
+    stalled.send(JSON.stringify({ type: "connection_init", payload: bearer(TEST_KEYS.admin) }));
     await new Promise((r) => stalled.once("message", r));
     stalled.send(
       JSON.stringify({ id: "1", type: "subscribe", payload: { query: SETPOINTS, variables: { siteId: "s3" } } }),
@@ -135,7 +135,7 @@ describe("SSE", () => {
     const controller = new AbortController();
     const res = await fetch(t.url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      headers: { "content-type": "application/json", accept: "text/event-stream", ...bearer(TEST_KEYS.admin) },
       body: JSON.stringify({ query: SETPOINTS, variables: { siteId: "s4" } }),
       signal: controller.signal,
     });

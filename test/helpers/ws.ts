@@ -1,6 +1,7 @@
 // A CPMS-like graphql-ws client that collects events of one subscription.
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { TEST_KEYS } from "./app.js";
 
 export interface Collected<T> {
   readonly events: T[];
@@ -12,7 +13,10 @@ export interface Collected<T> {
 
 const connected = new WeakMap<Client, Promise<void>>();
 
-export function wsClient(url: string, connectionParams?: Record<string, unknown>): Client {
+export function wsClient(
+  url: string,
+  connectionParams: Record<string, unknown> = { authorization: `Bearer ${TEST_KEYS.admin}` },
+): Client {
   const client = createClient({ url, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
   connected.set(client, new Promise((resolve) => client.on("connected", () => resolve())));
   return client;

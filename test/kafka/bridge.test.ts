@@ -1,0 +1,422 @@
+// The Kafka bridge against a real broker (scripts/kafka-up.sh) and this file's own database:
+// the four topics in, setpoint commands out, dead letters, a failing database, replay, and a
+// second instance taking over the command publishing.
+import type { Admin, Kafka, Producer } from "kafkajs";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { KafkaTopics } from "../../src/config.js";
+import { commandSlotName } from "../../src/kafka/command-publisher.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { at, setClock, T0 } from "../helpers/events.js";
+import {
+  caughtUp,
+  collect,
+  committedOffsets,
+  connectProducer,
+  createTopics,
+  ensureBroker,
+  kafkaUnavailable,
+  type Received,
+  send,
+  testKafka,
+  testTopics,
+  uniq,
+  until,
+} from "./kafka-helpers.js";
+
+const unavailable = kafkaUnavailable();
+if (unavailable) console.warn(`[test/kafka] Kafka bridge tests skipped: ${unavailable}`);
+
+interface CommandRow {
+  command_id: string;
+  session_id: string;
+  site_id: string;
+  charge_point_id: string;
+  connector_id: number;
+  setpoint_kw: number;
+  previous_kw: number | null;
+  limited_by: string;
+  price_tier: string;
+  command_ts: Date;
+}
+
+describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  let brokers: string[];
+  let kafka: Kafka;
+  let admin: Admin;
+  let producer: Producer;
+  let db: TestDatabase;
+  let topics: KafkaTopics;
+  let inputTopics: string[];
+  let groupId: string;
+  let app: TestApp;
+  let second: TestApp | null = null;
+  let reader: { messages: Received[]; stop(): Promise<void> };
+  let dlqReader: { messages: Received[]; stop(): Promise<void> };
+
+  const rawCount = async (table: string): Promise<number> =>
+    (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n ?? 0;
+
+  const commandRows = async (): Promise<CommandRow[]> =>
+    (await db.pool.query<CommandRow>("SELECT * FROM setpoint_commands ORDER BY seq")).rows;
+
+  const published = (): Map<string, Received> => {
+    const byId = new Map<string, Received>();
+    for (const m of reader.messages) {
+      const id = m.value ? (JSON.parse(m.value) as { command_id: string }).command_id : "";
+      byId.set(id, m);
+    }
+    return byId;
+  };
+
+  const metric = async (a: TestApp, name: string, labels: Record<string, string>): Promise<number> => {
+    const json = await a.app.metrics.registry.getSingleMetric(name)?.get();
+    const value = json?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+    return value?.value ?? 0;
+  };
+
+  const readyz = async (a: TestApp): Promise<{ ready: boolean; checks: Record<string, boolean> }> =>
+    (await fetch(a.url.replace(/\/graphql$/, "/readyz"))).json() as Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+
+  beforeAll(async () => {
+    brokers = ensureBroker();
+    kafka = testKafka(brokers);
+    admin = kafka.admin();
+    await admin.connect();
+    topics = testTopics("scc-bridge");
+    inputTopics = [topics.sessionSamples, topics.siteDemand, topics.priceSignals, topics.drSignals];
+    await createTopics(admin, [...inputTopics, topics.setpointCommands], 3);
+    groupId = uniq("scc-bridge-group");
+    db = await createTestDatabase();
+    await setClock(db.pool, T0);
+    app = await startTestApp({ kafkaBrokers: brokers, kafkaTopics: topics, kafkaGroupId: groupId }, db);
+    producer = await connectProducer(kafka);
+    reader = await collect(kafka, [topics.setpointCommands]);
+    dlqReader = await collect(kafka, inputTopics.map((t) => `${t}.dlq`));
+  }, 90_000);
+
+  afterAll(async () => {
+    await reader?.stop().catch(() => {});
+    await dlqReader?.stop().catch(() => {});
+    await producer?.disconnect().catch(() => {});
+    await second?.stop().catch(() => {});
+    await app?.stop().catch(() => {});
+    await admin?.disconnect().catch(() => {});
+    if (db) {
+      // The durable slot outlives the app: drop it once its walsender is gone.
+      const slot = commandSlotName(db.name);
+      await until(
+        async () => {
+          const { rows } = await db.pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [slot]);
+          return rows.length === 0 || rows[0].active === false;
+        },
+        10_000,
+        "the command slot to become inactive",
+      ).catch(() => {});
+      await db.pool.query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", [slot]).catch(() => {});
+      await db.drop();
+    }
+  }, 60_000);
+
+  test("joins its group, takes the command leadership and reports ready", async () => {
+    await until(async () => (await readyz(app)).checks.kafka === true, 20_000, "readyz kafka");
+    expect(await metric(app, "scc_kafka_command_leader", {})).toBe(1);
+  });
+
+  test("the four topics round trip: state, setpoints and alerts in the database, commands on the command topic", async () => {
+    const site = "rt-1";
+    await send(producer, topics.siteDemand, [
+      { key: site, value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 30, ev_load_kw: 0, measured_ts: at(-50) } },
+    ]);
+    const sample = (session: string, ts: string, extra: Record<string, unknown> = {}) => ({
+      key: `cp-${session}`,
+      value: {
+        session_id: session,
+        charge_point_id: `cp-${session}`,
+        connector_id: 1,
+        site_id: site,
+        id_tag: "tag-1",
+        rated_power_kw: 22,
+        current_power_kw: 5,
+        soc_pct: 40,
+        energy_kwh: 1.5,
+        session_start_ts: at(-600),
+        sampled_ts: ts,
+        ...extra,
+      },
+    });
+    await until(async () => (await rawCount("site_demand_raw")) === 1, 20_000, "the demand sample");
+    await send(producer, topics.sessionSamples, [sample("rt-a", at(-40)), sample("rt-b", at(-40))]);
+
+    const setpoints = async () =>
+      (
+        await db.pool.query<{ session_id: string; setpoint_kw: number; limited_by: string }>(
+          "SELECT session_id, setpoint_kw, limited_by FROM setpoints WHERE site_id = $1 ORDER BY session_id",
+          [site],
+        )
+      ).rows;
+    await until(async () => (await setpoints()).filter((s) => s.setpoint_kw === 22).length === 2, 20_000, "rated setpoints");
+    expect((await setpoints()).map((s) => s.limited_by)).toEqual(["RATED_POWER", "RATED_POWER"]);
+
+    // Price: ON_PEAK halves the target (C = 70, T = 35 -> 17.5 each).
+    await send(producer, topics.priceSignals, [
+      {
+        key: site,
+        value: { tariff_id: "tou", site_id: site, price_usd_kwh: 0.42, price_tier: "ON_PEAK", valid_from: at(-3600), valid_to: at(3600) },
+      },
+    ]);
+    await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 17.5), 20_000, "price-tier setpoints");
+    // DR: 50 % curtailment (C = 35, T = 17.5 -> 8.75 each).
+    await send(producer, topics.drSignals, [
+      {
+        key: site,
+        value: {
+          dr_event_id: "dr-1",
+          site_id: site,
+          curtailment_pct: 50,
+          baseline_kw: 0,
+          event_start_ts: at(-60),
+          event_end_ts: at(3600),
+          signal_ts: at(-30),
+        },
+      },
+    ]);
+    await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 8.75), 20_000, "curtailed setpoints");
+    const { rows: siteRows } = await db.pool.query("SELECT price_tier, curtailment_pct, ev_cap_kw FROM sites WHERE site_id = $1", [site]);
+    expect(siteRows[0]).toMatchObject({ price_tier: "ON_PEAK", curtailment_pct: 50, ev_cap_kw: 35 });
+
+    // Over demand: an alert; then the first session ends by a sample with ended: true.
+    await send(producer, topics.siteDemand, [
+      { key: site, value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 120, ev_load_kw: 50, measured_ts: at(-10) } },
+    ]);
+    await until(
+      async () =>
+        (await db.pool.query("SELECT 1 FROM alerts WHERE site_id = $1 AND type = 'SITE_OVER_DEMAND' AND status = 'ACTIVE'", [site]))
+          .rowCount === 1,
+      20_000,
+      "SITE_OVER_DEMAND alert",
+    );
+    await send(producer, topics.sessionSamples, [sample("rt-a", at(-5), { ended: true })]);
+    await until(
+      async () =>
+        (await db.pool.query("SELECT ended_at FROM sessions WHERE session_id = 'rt-a' AND end_reason = 'ENDED'")).rowCount === 1,
+      20_000,
+      "session rt-a ended",
+    );
+
+    // Every raw row came from Kafka and knows its position.
+    const { rows: origins } = await db.pool.query(
+      `SELECT source, kafka_topic, kafka_partition, kafka_offset FROM session_samples_raw
+       UNION ALL SELECT source, kafka_topic, kafka_partition, kafka_offset FROM site_demand_raw
+       UNION ALL SELECT source, kafka_topic, kafka_partition, kafka_offset FROM price_signals_raw
+       UNION ALL SELECT source, kafka_topic, kafka_partition, kafka_offset FROM dr_signals_raw`,
+    );
+    expect(origins).toHaveLength(7);
+    for (const o of origins) {
+      expect(o.source).toBe("kafka");
+      expect(inputTopics).toContain(o.kafka_topic);
+      expect(o.kafka_offset).not.toBeNull();
+    }
+
+    // Every command of the outbox is on the command topic: key = charge_point_id, the row as JSON.
+    const commands = await commandRows();
+    expect(commands.length).toBeGreaterThanOrEqual(6);
+    await until(() => commands.every((c) => published().has(c.command_id)), 20_000, "all commands on the topic");
+    const onTopic = published();
+    for (const c of commands) {
+      const m = onTopic.get(c.command_id) as Received;
+      expect(m.key).toBe(c.charge_point_id);
+      expect(m.headers["x-command-id"]).toBe(c.command_id);
+      expect(JSON.parse(m.value ?? "")).toMatchObject({
+        command_id: c.command_id,
+        session_id: c.session_id,
+        site_id: c.site_id,
+        charge_point_id: c.charge_point_id,
+        connector_id: c.connector_id,
+        setpoint_kw: c.setpoint_kw,
+        previous_kw: c.previous_kw,
+        limited_by: c.limited_by,
+        price_tier: c.price_tier,
+        command_ts: c.command_ts.toISOString(),
+      });
+    }
+    // The sequence a charger saw: 22, then 17.5 (price), then 8.75 (DR).
+    const seen = reader.messages
+      .map((m) => JSON.parse(m.value ?? "{}") as { session_id: string; setpoint_kw: number })
+      .filter((m) => m.session_id === "rt-b")
+      .map((m) => m.setpoint_kw);
+    expect(seen.slice(0, 3)).toEqual([22, 17.5, 8.75]);
+    expect(await metric(app, "scc_kafka_messages_total", { topic: topics.sessionSamples, outcome: "stored" })).toBe(3);
+  });
+
+  test("malformed messages go to <topic>.dlq with the reason and to dead_letters; later messages of the partition still count", async () => {
+    const site = "dlq-1";
+    const demand = { site_id: site, demand_limit_kw: 50, current_demand_kw: 10, ev_load_kw: 0, measured_ts: at(-20) };
+    const before = await rawCount("site_demand_raw");
+    // All with the same key: one partition, bad messages first, a good one last.
+    await send(producer, topics.siteDemand, [
+      { key: site, value: "{not json" },
+      { key: site, value: { ...demand, site_id: 42, demand_limit_kw: "fifty" } },
+      { key: site, value: { ...demand, demand_limit_kw: -5 } },
+      { key: site, value: "[1,2,3]" },
+      { key: site, value: { ...demand, measured_ts: at(-15) } },
+    ]);
+    await send(producer, topics.drSignals, [
+      {
+        key: site,
+        value: {
+          dr_event_id: "dr-bad",
+          site_id: site,
+          curtailment_pct: 150,
+          event_start_ts: at(0),
+          event_end_ts: at(60),
+          signal_ts: at(0),
+        },
+      },
+    ]);
+    await until(async () => (await rawCount("site_demand_raw")) === before + 1, 20_000, "the good demand sample after the bad ones");
+    await until(async () => (await rawCount("dead_letters")) === 5, 20_000, "5 dead letters");
+
+    const { rows: dead } = await db.pool.query<{
+      topic: string;
+      partition: number;
+      kafka_offset: string;
+      key: string;
+      payload: string;
+      reason: string;
+      dlq_published_at: Date | null;
+    }>(
+      `SELECT topic, partition, kafka_offset::text, convert_from(key, 'UTF8') AS key, convert_from(payload, 'UTF8') AS payload,
+              reason, dlq_published_at
+       FROM dead_letters ORDER BY topic, kafka_offset`,
+    );
+    const demandDead = dead.filter((d) => d.topic === topics.siteDemand);
+    expect(demandDead.map((d) => d.reason)).toEqual([
+      expect.stringMatching(/^not JSON/),
+      expect.stringMatching(/site_id: must be a string.*demand_limit_kw: must be a finite number/),
+      expect.stringMatching(/demand_limit_kw: must be between 0 and/),
+      "must be a JSON object, got an array",
+    ]);
+    expect(demandDead[0]?.payload).toBe("{not json");
+    expect(new Set(demandDead.map((d) => d.partition)).size).toBe(1);
+    const drDead = dead.find((d) => d.topic === topics.drSignals);
+    expect(drDead?.reason).toMatch(/curtailment_pct: must be between 0 and 100/);
+    expect(dead.every((d) => d.key === site)).toBe(true);
+
+    // The good message came after the bad ones in the same partition.
+    const { rows: good } = await db.pool.query(
+      "SELECT kafka_partition, kafka_offset::text AS kafka_offset FROM site_demand_raw WHERE site_id = $1",
+      [site],
+    );
+    expect(good).toHaveLength(1);
+    expect(good[0].kafka_partition).toBe(demandDead[0]?.partition);
+    expect(BigInt(good[0].kafka_offset)).toBeGreaterThan(BigInt(demandDead[3]?.kafka_offset ?? "0"));
+
+    // The DLQ topics: original key and value, the reason and the origin in headers.
+    await until(() => dlqReader.messages.length === 5, 20_000, "5 messages on the DLQ topics");
+    for (const d of dead) {
+      const m = dlqReader.messages.find(
+        (x) => x.headers["x-dlq-original-topic"] === d.topic && x.headers["x-dlq-original-offset"] === d.kafka_offset,
+      );
+      expect(m, `DLQ message for ${d.topic}@${d.kafka_offset}`).toBeDefined();
+      expect(m?.topic).toBe(`${d.topic}.dlq`);
+      expect(m?.key).toBe(site);
+      expect(m?.value).toBe(d.payload);
+      expect(m?.headers["x-dlq-reason"]).toBe(d.reason);
+      expect(m?.headers["x-dlq-original-partition"]).toBe(String(d.partition));
+    }
+    await until(async () => (await db.pool.query("SELECT 1 FROM dead_letters WHERE dlq_published_at IS NULL")).rowCount === 0);
+
+    // Offsets moved past them, and /metrics counts them.
+    await until(() => caughtUp(admin, groupId, [topics.siteDemand, topics.drSignals]), 20_000, "offsets committed");
+    expect(await metric(app, "scc_kafka_messages_total", { topic: topics.siteDemand, outcome: "dead_letter" })).toBe(4);
+    expect(await metric(app, "scc_kafka_messages_total", { topic: topics.drSignals, outcome: "dead_letter" })).toBe(1);
+    const text = await (await fetch(app.url.replace(/\/graphql$/, "/metrics"))).text();
+    expect(text).toContain(`scc_kafka_messages_total{topic="${topics.siteDemand}",outcome="dead_letter"} 4`);
+    expect((await readyz(app)).checks.kafka).toBe(true);
+  });
+
+  test("a failing database transaction leaves the offset uncommitted and the batch is retried, not dead-lettered", async () => {
+    await until(() => caughtUp(admin, groupId, inputTopics), 20_000, "caught up before");
+    const committedBefore = await committedOffsets(admin, groupId, topics.drSignals);
+    const retriesBefore = await metric(app, "scc_kafka_ingest_retries_total", { topic: topics.drSignals, reason: "database" });
+    const deadBefore = await rawCount("dead_letters");
+    const drBefore = await rawCount("dr_signals_raw");
+    // Break this file's own database for the DR stream only.
+    await db.pool.query("ALTER TABLE dr_signals_raw RENAME TO dr_signals_raw_away");
+    try {
+      await send(producer, topics.drSignals, [
+        {
+          key: "fail-1",
+          value: {
+            dr_event_id: "dr-fail",
+            site_id: "fail-1",
+            curtailment_pct: 20,
+            event_start_ts: at(0),
+            event_end_ts: at(60),
+            signal_ts: at(0),
+          },
+        },
+      ]);
+      await until(
+        async () => (await metric(app, "scc_kafka_ingest_retries_total", { topic: topics.drSignals, reason: "database" })) >= retriesBefore + 2,
+        20_000,
+        "the batch to be retried",
+      );
+      expect((await readyz(app)).checks.kafka).toBe(false);
+      expect(await committedOffsets(admin, groupId, topics.drSignals)).toEqual(committedBefore);
+      expect(await rawCount("dead_letters")).toBe(deadBefore);
+    } finally {
+      await db.pool.query("ALTER TABLE dr_signals_raw_away RENAME TO dr_signals_raw");
+    }
+    await until(async () => (await rawCount("dr_signals_raw")) === drBefore + 1, 20_000, "the DR signal stored after the repair");
+    await until(() => caughtUp(admin, groupId, [topics.drSignals]), 20_000, "the offset committed after the repair");
+    await until(async () => (await readyz(app)).checks.kafka === true, 10_000, "healthy again");
+    expect(await rawCount("dead_letters")).toBe(deadBefore);
+  });
+
+  test("a replay (second group, same database) stores nothing twice; a second instance takes over the commands when the leader stops", async () => {
+    await until(() => caughtUp(admin, groupId, inputTopics), 20_000, "first group caught up");
+    const tables = ["session_samples_raw", "site_demand_raw", "price_signals_raw", "dr_signals_raw", "dead_letters", "setpoint_commands"];
+    const counts = async () => Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await rawCount(t)] as const)));
+    const before = await counts();
+    const dlqBefore = dlqReader.messages.length;
+    const replayGroup = uniq("scc-bridge-replay");
+    second = await startTestApp({ kafkaBrokers: brokers, kafkaTopics: topics, kafkaGroupId: replayGroup }, db);
+    await until(() => caughtUp(admin, replayGroup, inputTopics), 30_000, "the replay group caught up");
+    expect(await counts()).toEqual(before);
+    const good = tables.slice(0, 4).reduce((sum, t) => sum + (before[t] ?? 0), 0);
+    let duplicates = 0;
+    for (const t of inputTopics) duplicates += await metric(second, "scc_kafka_messages_total", { topic: t, outcome: "duplicate" });
+    expect(duplicates).toBe(good);
+    expect(await metric(second, "scc_kafka_messages_total", { topic: topics.siteDemand, outcome: "stored" })).toBe(0);
+    // Dead letters already on the DLQ topic are not published again.
+    expect(await metric(second, "scc_kafka_dlq_published_total", { topic: topics.siteDemand })).toBe(0);
+    expect(dlqReader.messages.length).toBe(dlqBefore);
+
+    // Leadership: the first instance publishes, the second waits; stop the first, the second takes over.
+    expect(await metric(app, "scc_kafka_command_leader", {})).toBe(1);
+    expect(await metric(second, "scc_kafka_command_leader", {})).toBe(0);
+    const secondApp = second;
+    await app.stop();
+    await until(async () => (await metric(secondApp, "scc_kafka_command_leader", {})) === 1, 15_000, "the second instance to lead");
+    await send(producer, topics.sessionSamples, [
+      {
+        key: "cp-rt-c",
+        value: {
+          session_id: "rt-c",
+          charge_point_id: "cp-rt-c",
+          connector_id: 2,
+          site_id: "rt-1",
+          rated_power_kw: 11,
+          session_start_ts: at(-3),
+          sampled_ts: at(-2),
+        },
+      },
+    ]);
+    await until(async () => (await db.pool.query("SELECT 1 FROM setpoints WHERE session_id = 'rt-c'")).rowCount === 1, 20_000, "rt-c setpoint");
+    const commands = await commandRows();
+    await until(() => commands.every((c) => published().has(c.command_id)), 20_000, "all commands on the topic after the takeover");
+    expect(published().get(commands.find((c) => c.session_id === "rt-c")?.command_id ?? "")?.key).toBe("cp-rt-c");
+  }, 60_000);
+});
