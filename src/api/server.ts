@@ -5,7 +5,7 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { type ExecutionArgs, NoSchemaIntrospectionCustomRule } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
-import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { Access } from "../access/access.js";
 import type { KeyStore } from "../access/keys.js";
@@ -31,6 +31,28 @@ function metricsPlugin(metrics: Metrics): Plugin {
         onExecuteDone({ result }) {
           const failed = "errors" in result && Array.isArray(result.errors) && result.errors.length > 0;
           metrics.graphqlOperations.inc({ type, outcome: failed ? "error" : "ok" });
+        },
+      };
+    },
+  };
+}
+
+/** Variables that do not fit the schema (a missing field, a string for a number) are bad input too. */
+function codeVariableErrors(): Plugin {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!("errors" in result) || !result.errors || ("data" in result && result.data)) return;
+          const errors = result.errors.map((error) =>
+            error.message.startsWith('Variable "$') && !error.extensions?.code
+              ? createGraphQLError(error.message, {
+                  nodes: error.nodes,
+                  extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
+                })
+              : error,
+          );
+          setResult({ ...result, errors });
         },
       };
     },
@@ -66,6 +88,7 @@ export function createGraphQLYoga(services: Services, config: Config, metrics: M
         blockFieldSuggestion: { enabled: production },
       }),
       ...(config.introspection ? [] : [noIntrospection()]),
+      codeVariableErrors(),
       metricsPlugin(metrics),
     ],
   });

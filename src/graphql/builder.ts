@@ -1,5 +1,6 @@
 // The one schema builder: plugins and scalars only. Types live with their domain in src/api/.
 import SchemaBuilder from "@pothos/core";
+import { createGraphQLError } from "graphql-yoga";
 import type { AppContext } from "../context.js";
 
 export const builder = new SchemaBuilder<{
@@ -18,7 +19,9 @@ builder.scalarType("DateTime", {
   description: "ISO-8601 timestamp with offset, e.g. 2026-05-01T12:00:00Z",
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
   parseValue: (value) => {
-    if (typeof value !== "string") throw new TypeError("DateTime must be an ISO-8601 string");
+    if (typeof value !== "string") {
+      throw createGraphQLError("DateTime must be an ISO-8601 string", { extensions: { code: "BAD_USER_INPUT" } });
+    }
     return value;
   },
 });

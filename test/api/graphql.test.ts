@@ -312,5 +312,11 @@ describe("bad input is rejected, named, and leaves no trace", () => {
       },
     });
     expect(r.errors?.[0]?.message).toContain("SUPER_PEAK");
+    expect(r.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    const missing = await t.gql(`mutation ($input: SiteDemandInput!) { recordSiteDemand(input: $input) { id } }`, {
+      input: { siteId: "b3", demandLimitKw: 10, currentDemandKw: 1, measuredTs: T0 },
+    });
+    expect(missing.errors?.[0]?.message).toContain("evLoadKw");
+    expect(missing.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 });

@@ -11,6 +11,7 @@ export const TEST_KEYS = {
   reader: "test-reader-key-0001",
   siteReader: "test-site-reader-01",
   siteIngest: "test-site-ingest-01",
+  siteCpms: "test-site-cpms-0001",
 } as const;
 
 export const TEST_API_KEYS = parseApiKeys(
@@ -21,6 +22,7 @@ export const TEST_API_KEYS = parseApiKeys(
     `${TEST_KEYS.reader}:reader`,
     `${TEST_KEYS.siteReader}:reader:site-a,site-b`,
     `${TEST_KEYS.siteIngest}:ingest:site-a`,
+    `${TEST_KEYS.siteCpms}:cpms:site-a`,
   ].join(";"),
 );
 

@@ -197,7 +197,9 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
         30_000,
         `all ${produced} messages stored`,
       );
+      const tStored = Date.now() - started;
       await until(() => caughtUp(admin, groupId, [topics.sessionSamples, topics.siteDemand]), 20_000, "offsets committed");
+      const tCommitted = Date.now() - started;
 
       // No raw row twice: each (topic, partition, offset) once, and exactly one row per message.
       expect(
@@ -214,6 +216,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
         const missing = (await ids()).filter((id) => !onTopic().has(id));
         throw new Error(`${error.message}: ${missing.length} missing\n${second.output.join("")}`);
       });
+      const tPublished = Date.now() - started;
+      console.info({ tStored, tCommitted, tPublished, out: second.output.join("").slice(0, 5000) });
       const all = await ids();
       const seen = onTopic();
       expect(all.filter((id) => !seen.has(id))).toEqual([]);

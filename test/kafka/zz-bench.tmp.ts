@@ -21,10 +21,11 @@ const msgs = [];
 for (let n = 0; n < N; n++) {
   const sess = scenario === "steady" ? n % 200 : n;
   const site = sess % SITES;
-  msgs.push({ key: `cp-${sess}`, value: JSON.stringify({ session_id: `${id}-x${sess}`, charge_point_id: `cp-${sess}`, connector_id: 1, site_id: `${id}-s${site}`, rated_power_kw: 11, current_power_kw: (n % 7), session_start_ts: at(-1800), sampled_ts: at(-120 + n * 0.01) }) });
+  msgs.push({ key: `cp-${sess}`, value: JSON.stringify({ session_id: `${id}-x${sess}`, charge_point_id: `cp-${sess}`, connector_id: 1, site_id: `${id}-s${site}`, rated_power_kw: 11, current_power_kw: (n % 7), session_start_ts: at(-1800 + (n % 1000)), sampled_ts: at(-120 + n * 0.01) }) });
 }
 const t0 = performance.now();
-for (let i = 0; i < msgs.length; i += 1000) await producer.send({ topic: topics.sessionSamples, messages: msgs.slice(i, i + 1000) });
+const chunk = scenario === "trickle" ? 30 : 1000;
+for (let i = 0; i < msgs.length; i += chunk) { await producer.send({ topic: topics.sessionSamples, messages: msgs.slice(i, i + chunk) }); if (scenario === "trickle") await new Promise((r) => setTimeout(r, 50)); }
 const tProduced = performance.now();
 for (;;) {
   const { rows } = await pool.query("SELECT count(*)::int n FROM session_samples_raw WHERE kafka_topic = $1", [topics.sessionSamples]);
