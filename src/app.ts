@@ -77,7 +77,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     if (running) throw new Error("already started");
     const database = await openDatabase(config, logger);
     const fanout = new Fanout();
-    const services: Services = { db: database.db, fanout, logger };
+    const services: Services = { db: database.db, fanout, logger, allowClockControl: config.allowClockControl };
     const keys = createKeyStore(database.db, config.apiKeys);
     if (config.apiKeys === null) {
       const created = await ensureBootstrapAdminKey(database.db, config.dataDir);

@@ -27,6 +27,8 @@ export interface Config {
   readonly introspection: boolean;
   /** Requests per second per API key (bursts of twice that); 0 turns the limit off. */
   readonly rateLimitPerSecond: number;
+  /** The admin mutation setClock (simulations and demos only; never in a real deployment). */
+  readonly allowClockControl: boolean;
 }
 
 export interface KafkaTopics {
@@ -181,6 +183,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       nodeEnv !== "production",
     ),
     rateLimitPerSecond: parseRate(nonEmpty(env, "RATE_LIMIT_PER_SECOND")),
+    allowClockControl: parseBoolean("ALLOW_CLOCK_CONTROL", nonEmpty(env, "ALLOW_CLOCK_CONTROL"), false),
   };
   return Object.freeze(config);
 }

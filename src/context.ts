@@ -15,6 +15,8 @@ export interface Loaders {
 
 export interface Services {
   readonly db: Db;
+  /** The setClock mutation is refused unless ALLOW_CLOCK_CONTROL=true. */
+  readonly allowClockControl: boolean;
   readonly fanout: Fanout;
   readonly logger: Logger;
 }

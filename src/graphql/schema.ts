@@ -5,6 +5,7 @@ import "../api/setpoints.schema.js";
 import "../api/alerts.schema.js";
 import "../api/signals.schema.js";
 import "../api/keys.schema.js";
+import "../api/clock.schema.js";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 

@@ -320,3 +320,20 @@ describe("bad input is rejected, named, and leaves no trace", () => {
     expect(missing.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 });
+
+describe("the clock", () => {
+  test("reading is allowed; setting is refused unless ALLOW_CLOCK_CONTROL", async () => {
+    const r = await t.gql(`{ clock { now virtual speed } }`);
+    expect(r.data?.clock).toMatchObject({ now: new Date(T0).toISOString(), virtual: true, speed: 0 });
+    const set = await t.gql(`mutation { setClock(at: "2026-06-01T13:00:00Z", speed: 0) { now } }`);
+    expect(set.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    const controlled = await startTestApp({ allowClockControl: true }, t.database);
+    try {
+      const moved = await controlled.gql(`mutation { setClock(at: "2026-06-01T13:00:00Z", speed: 0) { now virtual } }`);
+      expect(moved.data?.setClock).toEqual({ now: "2026-06-01T13:00:00.000Z", virtual: true });
+      await controlled.gql(`mutation { setClock(at: "${T0}", speed: 0) { now } }`);
+    } finally {
+      await controlled.stop();
+    }
+  });
+});

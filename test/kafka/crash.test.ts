@@ -129,6 +129,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
 
   test("SIGKILL while ingesting, then restart: every command on the topic, no raw row twice, none missing", async () => {
     const reader: { messages: Received[]; stop(): Promise<void> } = await collect(kafka, [topics.setpointCommands]);
+    let dbg: NodeJS.Timeout | undefined;
     try {
       // Capacity for the first few sessions per site, then everybody's share shrinks: many commands.
       await send(
@@ -182,6 +183,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
       const rowsAtKill = await count("SELECT count(*)::int AS n FROM session_samples_raw");
 
       const second = await startService();
+      dbg = setInterval(async () => {
+        const { rows } = await db.pool.query("SELECT slot_name, active, active_pid, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name LIKE 'scc_kafka%'");
+        const c = await count("SELECT count(*)::int AS n FROM setpoint_commands");
+        console.log(new Date().toISOString(), "topic", reader.messages.length, "outbox", c, JSON.stringify(rows));
+      }, 2000);
       await until(async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) > rowsAtKill + 300, 40_000, "the restarted service to ingest").catch(
         (error: Error) => {
           throw new Error(`${error.message}\n${second.output.join("")}`);
@@ -235,6 +241,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
       (second.child as ChildProcess).kill("SIGTERM");
       expect(await second.exited).toBe(0);
     } finally {
+      clearInterval(dbg);
       await reader.stop();
     }
   }, 120_000);
