@@ -187,3 +187,75 @@ describe("alerts", () => {
     expect(rows[0].message).toContain("70");
   });
 });
+
+describe("time: deviation grace, session timeout, stale data", () => {
+  test("SETPOINT_DEVIATION only after the grace period, and clears when the car follows", async () => {
+    await setClock(t.pool, at(0));
+    await demand(t.pool, site, { limit: 10, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 0, ts: at(0) }]);
+    // Commanded 10 kW at t=0; drawing 20 kW at t=10 is within the 30 s grace.
+    await setClock(t.pool, at(10));
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 20, ts: at(10) }]);
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    await setClock(t.pool, at(40));
+    await t.pool.query("SELECT recompute_due_sites()");
+    expect(await activeAlerts(t.pool, site)).toEqual([`SETPOINT_DEVIATION:${s("a")}`]);
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 9.5, ts: at(41) }]);
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    await setClock(t.pool, T0);
+  });
+
+  test("sessions end when no sample arrives for the timeout (the tutorial's sessions never ended)", async () => {
+    await setClock(t.pool, at(0));
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, ts: at(0) },
+      { session: s("b"), site, rated: 22, ts: at(0) },
+    ]);
+    const { rows: due } = await t.pool.query("SELECT next_boundary_at FROM sites WHERE site_id = $1", [site]);
+    // The earliest boundary: the deviation grace of the first commands (30 s).
+    expect(due[0].next_boundary_at.toISOString()).toBe(new Date(at(30)).toISOString());
+    await setClock(t.pool, at(200));
+    await samples(t.pool, [{ session: s("b"), site, rated: 22, ts: at(200) }]);
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(200) });
+    await setClock(t.pool, at(300));
+    await t.pool.query("SELECT recompute_due_sites()");
+    const { rows } = await t.pool.query(
+      "SELECT session_id, ended_at, end_reason FROM sessions WHERE site_id = $1 ORDER BY 1",
+      [site],
+    );
+    expect(rows.map((r) => [r.session_id, r.end_reason])).toEqual([
+      [s("a"), "TIMEOUT"],
+      [s("b"), null],
+    ]);
+    expect(rows[0].ended_at.toISOString()).toBe(new Date(at(300)).toISOString());
+    expect((await setpointsOf(t.pool, site))[s("b")]?.setpoint_kw).toBe(20);
+    expect(Object.keys(await setpointsOf(t.pool, site))).toEqual([s("b")]);
+    // A late sample newer than the timeout revives it; an explicit end is final.
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, ts: at(301) }]);
+    expect(Object.keys(await setpointsOf(t.pool, site))).toEqual([s("a"), s("b")]);
+    await t.pool.query("INSERT INTO session_ends_raw (session_id, ended_at, source) VALUES ($1, $2, 'graphql')", [
+      s("a"),
+      at(302),
+    ]);
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, ts: at(303) }]);
+    expect(Object.keys(await setpointsOf(t.pool, site))).toEqual([s("b")]);
+    await setClock(t.pool, T0);
+  });
+
+  test("STALE_SITE_DATA after the stale timeout; the last values are kept", async () => {
+    await setClock(t.pool, at(0));
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 20, ts: at(0) }]);
+    await setClock(t.pool, at(119));
+    await t.pool.query("SELECT recompute_due_sites()");
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    await setClock(t.pool, at(120));
+    await t.pool.query("SELECT recompute_due_sites()");
+    expect(await activeAlerts(t.pool, site)).toEqual(["STALE_SITE_DATA"]);
+    expect((await setpointsOf(t.pool, site))[s("a")]?.setpoint_kw).toBe(20);
+    await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(121) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    await setClock(t.pool, T0);
+  });
+});
