@@ -18,117 +18,99 @@ export const GRAPHQL: Origin = { source: "graphql" };
 
 type Executor = Pick<Db, "executeQuery"> & Db;
 
-function originColumns(origin: Origin, count: number) {
+/** One column of a raw table: its name, its SQL array type, and its value per row. */
+interface Column<T> {
+  readonly name: string;
+  readonly type: "text" | "int" | "float8" | "timestamptz";
+  readonly value: (row: T) => string | number | null;
+}
+
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+/**
+ * INSERT ... SELECT FROM unnest(one array per column) WITH ORDINALITY, joined to the Kafka
+ * positions by ordinal: one statement per batch, whatever its size.
+ */
+async function insertRaw<T>(
+  db: Executor,
+  table: string,
+  columns: readonly Column<T>[],
+  rows: readonly T[],
+  origin: Origin,
+) {
+  if (rows.length === 0) return 0;
   const positions = origin.source === "kafka" ? origin.positions : [];
-  if (origin.source === "kafka" && positions.length !== count) {
-    throw new Error(`expected ${count} Kafka positions, got ${positions.length}`);
+  if (origin.source === "kafka" && positions.length !== rows.length) {
+    throw new Error(`expected ${rows.length} Kafka positions, got ${positions.length}`);
   }
-  return {
-    source: origin.source satisfies Source,
-    topics: positions.map((p) => p.topic),
-    partitions: positions.map((p) => p.partition),
-    offsets: positions.map((p) => p.offset),
-    kafka: origin.source === "kafka",
-  };
-}
-
-/** Returns how many rows were new (a replayed Kafka message counts 0). */
-export async function insertSessionSamples(
-  db: Executor,
-  rows: readonly SessionSample[],
-  origin: Origin = GRAPHQL,
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const o = originColumns(origin, rows.length);
+  const names = sql.raw(columns.map((c) => c.name).join(", "));
+  const selected = sql.raw(columns.map((c) => `u.${c.name}`).join(", "));
+  const arrays = sql.join(columns.map((c) => sql`${rows.map(c.value)}::${sql.raw(c.type)}[]`));
   const result = await sql`
-    INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, id_tag, rated_power_kw,
-      current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_ts, source,
-      kafka_topic, kafka_partition, kafka_offset)
-    SELECT u.session_id, u.charge_point_id, u.connector_id, u.site_id, u.id_tag, u.rated, u.cur, u.soc, u.energy,
-           u.start_ts, u.sampled_ts, u.ended_ts, ${o.source}, k.topic, k.part, k.off
-    FROM unnest(${rows.map((r) => r.sessionId)}::text[], ${rows.map((r) => r.chargePointId)}::text[],
-                ${rows.map((r) => r.connectorId)}::int[], ${rows.map((r) => r.siteId)}::text[],
-                ${rows.map((r) => r.idTag)}::text[], ${rows.map((r) => r.ratedPowerKw)}::float8[],
-                ${rows.map((r) => r.currentPowerKw)}::float8[], ${rows.map((r) => r.socPct)}::float8[],
-                ${rows.map((r) => r.energyKwh)}::float8[], ${rows.map((r) => r.sessionStartTs.toISOString())}::timestamptz[],
-                ${rows.map((r) => r.sampledTs.toISOString())}::timestamptz[],
-                ${rows.map((r) => r.endedTs?.toISOString() ?? null)}::timestamptz[]) WITH ORDINALITY AS u
-      (session_id, charge_point_id, connector_id, site_id, id_tag, rated, cur, soc, energy, start_ts, sampled_ts, ended_ts, n)
-    LEFT JOIN unnest(${o.topics}::text[], ${o.partitions}::int[], ${o.offsets}::int8[]) WITH ORDINALITY
-      AS k (topic, part, off, n) ON k.n = u.n
+    INSERT INTO ${sql.raw(table)} (${names}, source, kafka_topic, kafka_partition, kafka_offset)
+    SELECT ${selected}, ${origin.source satisfies Source}, k.topic, k.part, k.off
+    FROM unnest(${arrays}) WITH ORDINALITY AS u (${names}, n)
+    LEFT JOIN unnest(${positions.map((p) => p.topic)}::text[], ${positions.map((p) => p.partition)}::int[],
+                     ${positions.map((p) => p.offset)}::int8[]) WITH ORDINALITY AS k (topic, part, off, n) ON k.n = u.n
     ORDER BY u.n
     ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`.execute(db);
   return Number(result.numAffectedRows ?? 0n);
 }
 
-export async function insertSiteDemand(
-  db: Executor,
-  rows: readonly SiteDemand[],
-  origin: Origin = GRAPHQL,
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const o = originColumns(origin, rows.length);
-  const result = await sql`
-    INSERT INTO site_demand_raw (site_id, demand_limit_kw, current_demand_kw, ev_load_kw, measured_ts, source,
-      kafka_topic, kafka_partition, kafka_offset)
-    SELECT u.site_id, u.lim, u.cur, u.ev, u.measured_ts, ${o.source}, k.topic, k.part, k.off
-    FROM unnest(${rows.map((r) => r.siteId)}::text[], ${rows.map((r) => r.demandLimitKw)}::float8[],
-                ${rows.map((r) => r.currentDemandKw)}::float8[], ${rows.map((r) => r.evLoadKw)}::float8[],
-                ${rows.map((r) => r.measuredTs.toISOString())}::timestamptz[]) WITH ORDINALITY
-      AS u (site_id, lim, cur, ev, measured_ts, n)
-    LEFT JOIN unnest(${o.topics}::text[], ${o.partitions}::int[], ${o.offsets}::int8[]) WITH ORDINALITY
-      AS k (topic, part, off, n) ON k.n = u.n
-    ORDER BY u.n
-    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`.execute(db);
-  return Number(result.numAffectedRows ?? 0n);
-}
+const SESSION_SAMPLE_COLUMNS: readonly Column<SessionSample>[] = [
+  { name: "session_id", type: "text", value: (r) => r.sessionId },
+  { name: "charge_point_id", type: "text", value: (r) => r.chargePointId },
+  { name: "connector_id", type: "int", value: (r) => r.connectorId },
+  { name: "site_id", type: "text", value: (r) => r.siteId },
+  { name: "id_tag", type: "text", value: (r) => r.idTag },
+  { name: "rated_power_kw", type: "float8", value: (r) => r.ratedPowerKw },
+  { name: "current_power_kw", type: "float8", value: (r) => r.currentPowerKw },
+  { name: "soc_pct", type: "float8", value: (r) => r.socPct },
+  { name: "energy_kwh", type: "float8", value: (r) => r.energyKwh },
+  { name: "session_start_ts", type: "timestamptz", value: (r) => iso(r.sessionStartTs) },
+  { name: "sampled_ts", type: "timestamptz", value: (r) => iso(r.sampledTs) },
+  { name: "ended_ts", type: "timestamptz", value: (r) => iso(r.endedTs) },
+];
 
-export async function insertPriceSignals(
-  db: Executor,
-  rows: readonly PriceSignal[],
-  origin: Origin = GRAPHQL,
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const o = originColumns(origin, rows.length);
-  const result = await sql`
-    INSERT INTO price_signals_raw (tariff_id, site_id, price_usd_kwh, price_tier, valid_from, valid_to, source,
-      kafka_topic, kafka_partition, kafka_offset)
-    SELECT u.tariff_id, u.site_id, u.price, u.tier, u.valid_from, u.valid_to, ${o.source}, k.topic, k.part, k.off
-    FROM unnest(${rows.map((r) => r.tariffId)}::text[], ${rows.map((r) => r.siteId)}::text[],
-                ${rows.map((r) => r.priceUsdKwh)}::float8[], ${rows.map((r) => r.priceTier)}::text[],
-                ${rows.map((r) => r.validFrom.toISOString())}::timestamptz[],
-                ${rows.map((r) => r.validTo.toISOString())}::timestamptz[]) WITH ORDINALITY
-      AS u (tariff_id, site_id, price, tier, valid_from, valid_to, n)
-    LEFT JOIN unnest(${o.topics}::text[], ${o.partitions}::int[], ${o.offsets}::int8[]) WITH ORDINALITY
-      AS k (topic, part, off, n) ON k.n = u.n
-    ORDER BY u.n
-    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`.execute(db);
-  return Number(result.numAffectedRows ?? 0n);
-}
+const SITE_DEMAND_COLUMNS: readonly Column<SiteDemand>[] = [
+  { name: "site_id", type: "text", value: (r) => r.siteId },
+  { name: "demand_limit_kw", type: "float8", value: (r) => r.demandLimitKw },
+  { name: "current_demand_kw", type: "float8", value: (r) => r.currentDemandKw },
+  { name: "ev_load_kw", type: "float8", value: (r) => r.evLoadKw },
+  { name: "measured_ts", type: "timestamptz", value: (r) => iso(r.measuredTs) },
+];
 
-export async function insertDemandResponse(
-  db: Executor,
-  rows: readonly DemandResponseSignal[],
-  origin: Origin = GRAPHQL,
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const o = originColumns(origin, rows.length);
-  const result = await sql`
-    INSERT INTO dr_signals_raw (dr_event_id, site_id, curtailment_pct, baseline_kw, event_start_ts, event_end_ts,
-      signal_ts, source, kafka_topic, kafka_partition, kafka_offset)
-    SELECT u.dr_event_id, u.site_id, u.pct, u.baseline, u.start_ts, u.end_ts, u.signal_ts, ${o.source}, k.topic, k.part, k.off
-    FROM unnest(${rows.map((r) => r.drEventId)}::text[], ${rows.map((r) => r.siteId)}::text[],
-                ${rows.map((r) => r.curtailmentPct)}::float8[], ${rows.map((r) => r.baselineKw)}::float8[],
-                ${rows.map((r) => r.eventStartTs.toISOString())}::timestamptz[],
-                ${rows.map((r) => r.eventEndTs.toISOString())}::timestamptz[],
-                ${rows.map((r) => r.signalTs.toISOString())}::timestamptz[]) WITH ORDINALITY
-      AS u (dr_event_id, site_id, pct, baseline, start_ts, end_ts, signal_ts, n)
-    LEFT JOIN unnest(${o.topics}::text[], ${o.partitions}::int[], ${o.offsets}::int8[]) WITH ORDINALITY
-      AS k (topic, part, off, n) ON k.n = u.n
-    ORDER BY u.n
-    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`.execute(db);
-  return Number(result.numAffectedRows ?? 0n);
-}
+const PRICE_SIGNAL_COLUMNS: readonly Column<PriceSignal>[] = [
+  { name: "tariff_id", type: "text", value: (r) => r.tariffId },
+  { name: "site_id", type: "text", value: (r) => r.siteId },
+  { name: "price_usd_kwh", type: "float8", value: (r) => r.priceUsdKwh },
+  { name: "price_tier", type: "text", value: (r) => r.priceTier },
+  { name: "valid_from", type: "timestamptz", value: (r) => iso(r.validFrom) },
+  { name: "valid_to", type: "timestamptz", value: (r) => iso(r.validTo) },
+];
+
+const DR_SIGNAL_COLUMNS: readonly Column<DemandResponseSignal>[] = [
+  { name: "dr_event_id", type: "text", value: (r) => r.drEventId },
+  { name: "site_id", type: "text", value: (r) => r.siteId },
+  { name: "curtailment_pct", type: "float8", value: (r) => r.curtailmentPct },
+  { name: "baseline_kw", type: "float8", value: (r) => r.baselineKw },
+  { name: "event_start_ts", type: "timestamptz", value: (r) => iso(r.eventStartTs) },
+  { name: "event_end_ts", type: "timestamptz", value: (r) => iso(r.eventEndTs) },
+  { name: "signal_ts", type: "timestamptz", value: (r) => iso(r.signalTs) },
+];
+
+/** Each returns how many rows were new (a replayed Kafka message counts 0). */
+export const insertSessionSamples = (db: Executor, rows: readonly SessionSample[], origin: Origin = GRAPHQL) =>
+  insertRaw(db, "session_samples_raw", SESSION_SAMPLE_COLUMNS, rows, origin);
+
+export const insertSiteDemand = (db: Executor, rows: readonly SiteDemand[], origin: Origin = GRAPHQL) =>
+  insertRaw(db, "site_demand_raw", SITE_DEMAND_COLUMNS, rows, origin);
+
+export const insertPriceSignals = (db: Executor, rows: readonly PriceSignal[], origin: Origin = GRAPHQL) =>
+  insertRaw(db, "price_signals_raw", PRICE_SIGNAL_COLUMNS, rows, origin);
+
+export const insertDemandResponse = (db: Executor, rows: readonly DemandResponseSignal[], origin: Origin = GRAPHQL) =>
+  insertRaw(db, "dr_signals_raw", DR_SIGNAL_COLUMNS, rows, origin);
 
 /** Ends a session explicitly; endedAt defaults to the database clock. */
 export async function insertSessionEnd(db: Executor, sessionId: string, endedAt: Date | null): Promise<void> {
