@@ -55,6 +55,7 @@ CREATE TABLE sites (
   next_boundary_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE sites SET (fillfactor = 70);
 CREATE INDEX sites_next_boundary_idx ON sites (next_boundary_at) WHERE next_boundary_at IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
@@ -160,6 +161,8 @@ CREATE TABLE sessions (
   end_reason text CHECK (end_reason IN ('ENDED', 'TIMEOUT')),
   CHECK ((ended_at IS NULL) = (end_reason IS NULL))
 );
+-- Room on each page for HOT updates: every sample rewrites its session row.
+ALTER TABLE sessions SET (fillfactor = 70);
 CREATE INDEX sessions_active_site_idx ON sessions (site_id) WHERE ended_at IS NULL;
 CREATE INDEX sessions_site_idx ON sessions (site_id);
 
@@ -206,6 +209,7 @@ CREATE TABLE setpoints (
   curtailment_pct double precision NOT NULL,
   updated_at timestamptz NOT NULL
 );
+ALTER TABLE setpoints SET (fillfactor = 70);
 CREATE INDEX setpoints_site_idx ON setpoints (site_id);
 
 -- The outbox: one row per command the CPMS must act on. Self-contained, so the change stream

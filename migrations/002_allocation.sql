@@ -110,7 +110,7 @@ LANGUAGE sql STABLE AS $$
            b.policy, b.ev_cap_kw, b.target_kw, b.tier_factor, b.price_tier, b.curtailment_pct,
            b.dr_event_id
     FROM site_bounds(p_sites, p_now) b
-    JOIN sessions s ON s.site_id = b.site_id AND s.ended_at IS NULL
+    JOIN sessions s ON s.site_id = b.site_id AND s.ended_at IS NULL AND s.site_id = ANY (p_sites)
     WHERE b.has_data                      -- no demand sample yet: no setpoints (SITE_DATA_MISSING)
   ),
   admission AS (
@@ -189,7 +189,7 @@ BEGIN
   UPDATE sessions s
   SET ended_at = s.sampled_ts + make_interval(secs => st.session_timeout_s), end_reason = 'TIMEOUT'
   FROM sites st
-  WHERE st.site_id = ANY (p_sites) AND s.site_id = st.site_id AND s.ended_at IS NULL
+  WHERE st.site_id = ANY (p_sites) AND s.site_id = ANY (p_sites) AND s.site_id = st.site_id AND s.ended_at IS NULL
     AND s.sampled_ts + make_interval(secs => st.session_timeout_s) <= t;
 
   -- What the site-level rules found, for queries (Site.evCapKw, targetKw, ...).
@@ -230,6 +230,12 @@ BEGIN
        OR (old_kw, old_limited_by, old_price_tier, old_curtailment_pct)
           IS DISTINCT FROM (setpoint_kw, limited_by, price_tier, curtailment_pct)
   ),
+  -- A session that is no longer active (or whose site has no data) has no setpoint.
+  gone AS (
+    DELETE FROM setpoints sp
+    WHERE sp.site_id = ANY (p_sites)
+      AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.session_id = sp.session_id AND c.site_id = sp.site_id)
+  ),
   commands AS (
     INSERT INTO setpoint_commands (session_id, site_id, charge_point_id, connector_id, setpoint_kw,
       previous_kw, limited_by, rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, command_ts)
@@ -255,12 +261,6 @@ BEGIN
       limited_by = excluded.limited_by, price_tier = excluded.price_tier,
       curtailment_pct = excluded.curtailment_pct, updated_at = excluded.updated_at;
 
-  -- A session that is no longer active has no setpoint.
-  DELETE FROM setpoints sp
-  WHERE sp.site_id = ANY (p_sites)
-    AND NOT EXISTS (SELECT 1 FROM sessions s
-                    WHERE s.session_id = sp.session_id AND s.ended_at IS NULL AND s.site_id = sp.site_id
-                      AND EXISTS (SELECT 1 FROM sites st WHERE st.site_id = s.site_id AND st.measured_ts IS NOT NULL));
 
   -- Alerts (SPEC §4): raise what holds and is not active, update the message of what still holds,
   -- clear what no longer holds. One ACTIVE alert per (type, site, session).
