@@ -4,6 +4,8 @@
 --   session_allocation(sites, now)  rules 5-9: bounds, admission, division, rounding, limitedBy
 --   recompute_sites(sites)          applies both: setpoints, the command outbox, alerts, the next
 --                                   time boundary; writes only rows whose values changed
+--   refresh_alerts(sites, t)        alerts only (what a plain meter value can change)
+--   refresh_boundaries(sites, t)    each site's next time boundary
 --   recompute_due_sites()           what the scheduler calls when a time boundary is reached
 
 -- Rules 1-4, one row per site. Arithmetic in numeric so rounding never lifts a sum over C.
@@ -173,13 +175,118 @@ LANGUAGE sql STABLE AS $$
   FROM exact
 $$;
 
+-- Alerts (SPEC §4) of the given sites at time t.
+CREATE FUNCTION refresh_alerts(p_sites text[], t timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_sites IS NULL OR cardinality(p_sites) = 0 THEN
+    RETURN;
+  END IF;
+  -- Alerts (SPEC §4): raise what holds and is not active, update the message of what still holds,
+  -- clear what no longer holds. One ACTIVE alert per (type, site, session).
+  WITH holding (type, site_id, session_id, message) AS (
+    SELECT 'SITE_DATA_MISSING', st.site_id, NULL::text,
+           format('Site %s has active sessions but no site demand sample: no setpoints are issued', st.site_id)
+    FROM sites st
+    WHERE st.site_id = ANY (p_sites) AND st.measured_ts IS NULL
+      AND EXISTS (SELECT 1 FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL)
+    UNION ALL
+    -- Compared before any clamping: the tutorial clamped headroom at 0 first, so it never fired.
+    SELECT 'SITE_OVER_DEMAND', st.site_id, NULL,
+           format('Site demand %s kW exceeds the demand limit of %s kW',
+                  round(st.current_demand_kw::numeric, 1), round(st.demand_limit_kw::numeric, 1))
+    FROM sites st
+    WHERE st.site_id = ANY (p_sites) AND st.current_demand_kw > st.demand_limit_kw
+    UNION ALL
+    SELECT 'STALE_SITE_DATA', st.site_id, NULL,
+           format('No site demand sample since %s (stale after %s s); the last values are kept',
+                  to_char(st.measured_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), st.stale_timeout_s)
+    FROM sites st
+    WHERE st.site_id = ANY (p_sites) AND st.measured_ts + make_interval(secs => st.stale_timeout_s) <= t
+    UNION ALL
+    SELECT 'CAPACITY_SHORTFALL', sp.site_id, NULL,
+           format('%s session(s) held at 0 kW: their minimum rates do not fit under the site cap', count(*))
+    FROM setpoints sp
+    WHERE sp.site_id = ANY (p_sites) AND sp.limited_by = 'NOT_ADMITTED'
+    GROUP BY sp.site_id
+    UNION ALL
+    SELECT 'SETPOINT_DEVIATION', sp.site_id, sp.session_id,
+           format('Session %s draws %s kW against a commanded %s kW', sp.session_id,
+                  round(s.current_power_kw::numeric, 1), sp.commanded_kw)
+    FROM setpoints sp
+    JOIN sessions s ON s.session_id = sp.session_id
+    JOIN sites st ON st.site_id = sp.site_id
+    WHERE sp.site_id = ANY (p_sites) AND sp.limited_by <> 'NOT_ADMITTED'
+      AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) <= t
+      AND abs(s.current_power_kw::numeric - sp.commanded_kw) > st.deviation_threshold_kw::numeric
+  ),
+  cleared AS (
+    UPDATE alerts a
+    SET status = 'CLEARED', cleared_at = t, updated_at = t
+    WHERE a.site_id = ANY (p_sites) AND a.status = 'ACTIVE'
+      AND NOT EXISTS (SELECT 1 FROM holding h
+                      WHERE h.type = a.type AND h.site_id = a.site_id
+                        AND h.session_id IS NOT DISTINCT FROM a.session_id)
+  )
+  INSERT INTO alerts AS a (type, site_id, session_id, status, raised_at, updated_at, message)
+  SELECT type, site_id, session_id, 'ACTIVE', t, t, message FROM holding
+  ORDER BY site_id, type, session_id
+  ON CONFLICT (type, site_id, coalesce(session_id, '')) WHERE status = 'ACTIVE'
+  DO UPDATE SET message = excluded.message, updated_at = excluded.updated_at
+  WHERE a.message IS DISTINCT FROM excluded.message;
+
+END
+$$;
+
+-- The next time each site's answer can change with no new event (sites.next_boundary_at).
+CREATE FUNCTION refresh_boundaries(p_sites text[], t timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  earlier_boundaries integer;
+BEGIN
+  -- The next time this site's answer can change with no new event: a price interval or DR event
+  -- starting or ending, a session timing out, site data going stale, a deviation grace ending.
+  CREATE TEMP TABLE IF NOT EXISTS pg_temp.next_boundaries (site_id text PRIMARY KEY, at timestamptz)
+    ON COMMIT DELETE ROWS;
+  DELETE FROM pg_temp.next_boundaries;
+  INSERT INTO pg_temp.next_boundaries
+  SELECT st.site_id, least(
+    (SELECT min(p.valid_from) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_from > t),
+    (SELECT min(p.valid_to) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_to > t),
+    (SELECT min(d.event_start_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_start_ts > t),
+    (SELECT min(d.event_end_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_end_ts > t),
+    (SELECT min(s.sampled_ts) + make_interval(secs => st.session_timeout_s)
+       FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL),
+    CASE WHEN st.measured_ts + make_interval(secs => st.stale_timeout_s) > t
+         THEN st.measured_ts + make_interval(secs => st.stale_timeout_s) END,
+    (SELECT min(sp.commanded_at) + make_interval(secs => st.deviation_grace_s)
+       FROM setpoints sp WHERE sp.site_id = st.site_id
+        AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) > t)
+  )
+  FROM sites st
+  WHERE st.site_id = ANY (p_sites);
+
+  SELECT count(*) INTO earlier_boundaries
+  FROM pg_temp.next_boundaries nb JOIN sites st ON st.site_id = nb.site_id
+  WHERE nb.at < coalesce(st.next_boundary_at, 'infinity');
+
+  UPDATE sites st SET next_boundary_at = nb.at
+  FROM pg_temp.next_boundaries nb
+  WHERE st.site_id = nb.site_id AND st.next_boundary_at IS DISTINCT FROM nb.at;
+
+  -- Wake the scheduler only when it may be sleeping past a new, earlier boundary.
+  IF earlier_boundaries > 0 THEN
+    PERFORM pg_notify('scc_boundary', '');
+  END IF;
+END
+$$;
+
 -- Applies the rule to the given sites. Called by the ingest triggers (once per statement, for
 -- the sites the statement touched), by configureSite and by the scheduler.
 CREATE FUNCTION recompute_sites(p_sites text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   t timestamptz := app_now();
-  earlier_boundaries integer;
 BEGIN
   IF p_sites IS NULL OR cardinality(p_sites) = 0 THEN
     RETURN;
@@ -262,93 +369,8 @@ BEGIN
       curtailment_pct = excluded.curtailment_pct, updated_at = excluded.updated_at;
 
 
-  -- Alerts (SPEC §4): raise what holds and is not active, update the message of what still holds,
-  -- clear what no longer holds. One ACTIVE alert per (type, site, session).
-  WITH holding (type, site_id, session_id, message) AS (
-    SELECT 'SITE_DATA_MISSING', st.site_id, NULL::text,
-           format('Site %s has active sessions but no site demand sample: no setpoints are issued', st.site_id)
-    FROM sites st
-    WHERE st.site_id = ANY (p_sites) AND st.measured_ts IS NULL
-      AND EXISTS (SELECT 1 FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL)
-    UNION ALL
-    -- Compared before any clamping: the tutorial clamped headroom at 0 first, so it never fired.
-    SELECT 'SITE_OVER_DEMAND', st.site_id, NULL,
-           format('Site demand %s kW exceeds the demand limit of %s kW',
-                  round(st.current_demand_kw::numeric, 1), round(st.demand_limit_kw::numeric, 1))
-    FROM sites st
-    WHERE st.site_id = ANY (p_sites) AND st.current_demand_kw > st.demand_limit_kw
-    UNION ALL
-    SELECT 'STALE_SITE_DATA', st.site_id, NULL,
-           format('No site demand sample since %s (stale after %s s); the last values are kept',
-                  to_char(st.measured_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), st.stale_timeout_s)
-    FROM sites st
-    WHERE st.site_id = ANY (p_sites) AND st.measured_ts + make_interval(secs => st.stale_timeout_s) <= t
-    UNION ALL
-    SELECT 'CAPACITY_SHORTFALL', sp.site_id, NULL,
-           format('%s session(s) held at 0 kW: their minimum rates do not fit under the site cap', count(*))
-    FROM setpoints sp
-    WHERE sp.site_id = ANY (p_sites) AND sp.limited_by = 'NOT_ADMITTED'
-    GROUP BY sp.site_id
-    UNION ALL
-    SELECT 'SETPOINT_DEVIATION', sp.site_id, sp.session_id,
-           format('Session %s draws %s kW against a commanded %s kW', sp.session_id,
-                  round(s.current_power_kw::numeric, 1), sp.commanded_kw)
-    FROM setpoints sp
-    JOIN sessions s ON s.session_id = sp.session_id
-    JOIN sites st ON st.site_id = sp.site_id
-    WHERE sp.site_id = ANY (p_sites) AND sp.limited_by <> 'NOT_ADMITTED'
-      AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) <= t
-      AND abs(s.current_power_kw::numeric - sp.commanded_kw) > st.deviation_threshold_kw::numeric
-  ),
-  cleared AS (
-    UPDATE alerts a
-    SET status = 'CLEARED', cleared_at = t, updated_at = t
-    WHERE a.site_id = ANY (p_sites) AND a.status = 'ACTIVE'
-      AND NOT EXISTS (SELECT 1 FROM holding h
-                      WHERE h.type = a.type AND h.site_id = a.site_id
-                        AND h.session_id IS NOT DISTINCT FROM a.session_id)
-  )
-  INSERT INTO alerts AS a (type, site_id, session_id, status, raised_at, updated_at, message)
-  SELECT type, site_id, session_id, 'ACTIVE', t, t, message FROM holding
-  ORDER BY site_id, type, session_id
-  ON CONFLICT (type, site_id, coalesce(session_id, '')) WHERE status = 'ACTIVE'
-  DO UPDATE SET message = excluded.message, updated_at = excluded.updated_at
-  WHERE a.message IS DISTINCT FROM excluded.message;
-
-  -- The next time this site's answer can change with no new event: a price interval or DR event
-  -- starting or ending, a session timing out, site data going stale, a deviation grace ending.
-  CREATE TEMP TABLE IF NOT EXISTS pg_temp.next_boundaries (site_id text PRIMARY KEY, at timestamptz)
-    ON COMMIT DELETE ROWS;
-  DELETE FROM pg_temp.next_boundaries;
-  INSERT INTO pg_temp.next_boundaries
-  SELECT st.site_id, least(
-    (SELECT min(p.valid_from) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_from > t),
-    (SELECT min(p.valid_to) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_to > t),
-    (SELECT min(d.event_start_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_start_ts > t),
-    (SELECT min(d.event_end_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_end_ts > t),
-    (SELECT min(s.sampled_ts) + make_interval(secs => st.session_timeout_s)
-       FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL),
-    CASE WHEN st.measured_ts + make_interval(secs => st.stale_timeout_s) > t
-         THEN st.measured_ts + make_interval(secs => st.stale_timeout_s) END,
-    (SELECT min(sp.commanded_at) + make_interval(secs => st.deviation_grace_s)
-       FROM setpoints sp WHERE sp.site_id = st.site_id
-        AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) > t)
-  )
-  FROM sites st
-  WHERE st.site_id = ANY (p_sites);
-
-  SELECT count(*) INTO earlier_boundaries
-  FROM pg_temp.next_boundaries nb JOIN sites st ON st.site_id = nb.site_id
-  WHERE nb.at < coalesce(st.next_boundary_at, 'infinity');
-
-  UPDATE sites st SET next_boundary_at = nb.at
-  FROM pg_temp.next_boundaries nb
-  WHERE st.site_id = nb.site_id AND st.next_boundary_at IS DISTINCT FROM nb.at;
-
-  -- Wake the scheduler only when it may be sleeping past a new, earlier boundary.
-  IF earlier_boundaries > 0 THEN
-    PERFORM pg_notify('scc_boundary', '');
-  END IF;
+  PERFORM refresh_alerts(p_sites, t);
+  PERFORM refresh_boundaries(p_sites, t);
 END
 $$;
 

@@ -17,11 +17,32 @@ $$;
 CREATE FUNCTION on_session_samples() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+  t timestamptz := app_now();
   touched text[];
+  reallocate text[];
 BEGIN
   SELECT array_agg(DISTINCT site_id ORDER BY site_id) INTO touched FROM new_rows;
   IF touched IS NULL THEN RETURN NULL; END IF;
   PERFORM lock_sites(touched);
+
+  -- Sites whose allocation inputs change: a new or revived session, a session ending, a new
+  -- rated power or start time (or site), or a time boundary already reached. A plain meter
+  -- value (power, SoC, energy) changes no setpoint, only the deviation alerts.
+  SELECT array_agg(DISTINCT x.site_id ORDER BY x.site_id) INTO reallocate FROM (
+    SELECT r.site_id
+    FROM new_rows r
+    LEFT JOIN sessions s ON s.session_id = r.session_id
+    WHERE s.session_id IS NULL
+       OR (r.sampled_ts > s.sampled_ts
+           AND (s.ended_at IS NOT NULL OR r.ended_ts IS NOT NULL OR s.rated_power_kw <> r.rated_power_kw
+                OR s.session_start_ts <> r.session_start_ts OR s.site_id <> r.site_id))
+    UNION ALL
+    SELECT s.site_id FROM new_rows r JOIN sessions s ON s.session_id = r.session_id
+    WHERE s.site_id <> r.site_id AND r.sampled_ts > s.sampled_ts
+    UNION ALL
+    SELECT st.site_id FROM sites st
+    WHERE st.site_id = ANY (touched) AND (st.next_boundary_at IS NULL OR st.next_boundary_at <= t)
+  ) x;
 
   -- The newest sample by its own sampled_ts wins; an older one never overwrites.
   INSERT INTO sessions AS s (session_id, site_id, charge_point_id, connector_id, id_tag, rated_power_kw,
@@ -49,7 +70,9 @@ BEGIN
                         WHEN s.end_reason = 'ENDED' THEN 'ENDED' END
   WHERE s.sampled_ts < excluded.sampled_ts;
 
-  PERFORM recompute_sites(touched);
+  PERFORM recompute_sites(reallocate);
+  PERFORM refresh_alerts(
+    ARRAY(SELECT u FROM unnest(touched) u WHERE u <> ALL (coalesce(reallocate, '{}'))), t);
   RETURN NULL;
 END
 $$;

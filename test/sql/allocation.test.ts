@@ -259,3 +259,29 @@ describe("time: deviation grace, session timeout, stale data", () => {
     await setClock(t.pool, T0);
   });
 });
+
+describe("meter values", () => {
+  test("a plain meter value changes no setpoint and issues no command; a new rated power does", async () => {
+    await demand(t.pool, site, { limit: 30, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, current: 1, ts: at(0) },
+      { session: s("b"), site, rated: 22, current: 1, ts: at(0) },
+    ]);
+    const count = async () =>
+      (await t.pool.query("SELECT count(*)::int AS n FROM setpoint_commands WHERE site_id = $1", [site])).rows[0].n;
+    expect(await count()).toBe(2);
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, current: 14, ts: at(5) },
+      { session: s("b"), site, rated: 22, current: 15, ts: at(5) },
+    ]);
+    expect(await count()).toBe(2);
+    const { rows } = await t.pool.query("SELECT current_power_kw FROM sessions WHERE session_id = $1", [s("b")]);
+    expect(rows[0].current_power_kw).toBe(15);
+    // The car reports a lower rated power (e.g. the cable): water-filling hands the rest to the other.
+    await samples(t.pool, [{ session: s("a"), site, rated: 7.4, current: 7, ts: at(6) }]);
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 7.4, limited_by: "RATED_POWER" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
+    expect(await count()).toBe(4);
+  });
+});
