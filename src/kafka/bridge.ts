@@ -29,6 +29,9 @@ export interface KafkaBridge {
   healthy(): boolean;
 }
 
+/** How long start() waits for the consumer to join its group before going on without it. */
+const START_WAIT_MS = 10_000;
+
 /** Creates the bridge's topics that do not exist yet (broker defaults); best effort. */
 async function ensureTopics(kafka: Kafka, topics: KafkaTopics, logger: Logger): Promise<void> {
   const wanted = [
@@ -83,7 +86,6 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
         logLevel: logLevel.INFO,
         logCreator: pinoLogCreator(logger),
       });
-      await ensureTopics(kafka, options.topics, logger);
       dlq = new ManagedProducer(kafka, {
         idempotent: true,
         maxInFlightRequests: 1,
@@ -109,7 +111,28 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
         metrics,
         appMetrics: options.metrics,
       });
-      await Promise.all([consumer.start(), publisher.start()]);
+      const ingest = consumer;
+      const consuming = (async () => {
+        await ensureTopics(kafka, options.topics, logger);
+        if (running) await ingest.start();
+      })().catch((error: unknown) => logger.error({ err: errorMessage(error) }, "kafka consumer failed to start"));
+      // Kafka being unreachable must not hold up the service (its HTTP server starts after us):
+      // wait a little for the consumer to join, then let it keep trying in the background.
+      let timer: NodeJS.Timeout | undefined;
+      const [joined] = await Promise.all([
+        Promise.race([
+          consuming.then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), START_WAIT_MS);
+          }),
+        ]).finally(() => clearTimeout(timer)),
+        publisher.start(),
+      ]);
+      if (!joined)
+        logger.warn(
+          { brokers: options.brokers },
+          "kafka is not reachable yet; the bridge keeps trying in the background",
+        );
       logger.info(
         { brokers: options.brokers, groupId: options.groupId, topics: options.topics, leader: publisher.leader },
         "kafka bridge started",

@@ -32,6 +32,8 @@ export const LEADER_LOCK_KEY = 727_274_002;
 const SLOT_PREFIX = "scc_kafka_commands";
 /** Messages per produce request (a huge transaction is sent in slices, all before returning). */
 const SEND_CHUNK = 500;
+/** A send pending this long makes the publisher unhealthy until one succeeds. */
+const SEND_STALL_MS = 5000;
 
 export interface CommandPublisherOptions {
   kafka: Kafka;
@@ -66,6 +68,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Ends a connection without waiting long for a server that does not answer (the socket dies with the process at the latest). */
+async function endQuietly(client: pg.Client): Promise<void> {
+  await withTimeout(client.end(), 2000, "closing the leadership connection").catch(() => {});
+}
+
 export class CommandPublisher {
   private readonly log: Logger;
   private readonly producer: ManagedProducer;
@@ -80,6 +87,7 @@ export class CommandPublisher {
   private chain: Promise<void> = Promise.resolve();
   private failing = false;
   private recreationsSeen = 0;
+  private tickFailures = 0;
 
   constructor(private readonly options: CommandPublisherOptions) {
     this.log = options.logger;
@@ -145,9 +153,13 @@ export class CommandPublisher {
     try {
       if (this.stream) await this.check();
       else await this.tryToLead();
+      this.tickFailures = 0;
     } catch (error) {
-      this.log.warn(
-        { err: errorMessage(error), leader: this.leader },
+      this.tickFailures += 1;
+      // The database being down shows up here every few seconds: say so once, then now and then.
+      const level = this.tickFailures === 1 || this.tickFailures % 20 === 0 ? "warn" : "debug";
+      this.log[level](
+        { err: errorMessage(error), leader: this.leader, failures: this.tickFailures },
         "kafka command publisher: leadership check failed",
       );
       await this.resign("leadership check failed");
@@ -181,7 +193,7 @@ export class CommandPublisher {
     } catch (error) {
       client.removeAllListeners();
       client.on("error", () => {});
-      await client.end().catch(() => {});
+      await endQuietly(client);
       throw error;
     }
     return client;
@@ -200,7 +212,7 @@ export class CommandPublisher {
     const row = rows[0];
     if (!row?.ok) return; // another instance publishes
     if (this.stopped || this.lockClient !== client) {
-      await client.end().catch(() => {});
+      await endQuietly(client);
       return;
     }
     const slotName = commandSlotName(row.db);
@@ -262,7 +274,7 @@ export class CommandPublisher {
     }
     this.failing = false;
     // Ending the session releases the advisory lock (after the slot was let go).
-    if (client) await client.end().catch(() => {});
+    if (client) await endQuietly(client);
   }
 
   /** onTransaction of the durable stream: resolves only once Kafka acknowledged every command. */
@@ -280,12 +292,18 @@ export class CommandPublisher {
       for (let attempt = 0; ; attempt++) {
         if (this.stopped || this.stream !== stream)
           throw new Error("no longer the command publisher; the slot redelivers");
+        // A send that hangs (broker unreachable: kafkajs retries connecting for a while) counts as failing.
+        const watchdog = setTimeout(() => {
+          this.failing = true;
+        }, SEND_STALL_MS);
         try {
           await this.producer.send({ topic, acks: -1, messages: chunk });
+          clearTimeout(watchdog);
           this.failing = false;
           this.options.metrics.commandsPublished.inc({ topic }, chunk.length);
           break;
         } catch (error) {
+          clearTimeout(watchdog);
           this.failing = true;
           this.options.metrics.commandPublishFailures.inc({ topic });
           const delay = backoffMs(attempt, 200, 5000);

@@ -257,6 +257,19 @@ export class IngestConsumer {
     if (this.stopped || !payload.isRunning() || payload.isStale()) throw new Abandoned("batch abandoned");
   }
 
+  private async heartbeatOrAbandon(payload: EachBatchPayload): Promise<void> {
+    this.checkStillOwned(payload);
+    try {
+      await payload.heartbeat();
+    } catch (error) {
+      this.log.info(
+        { topic: payload.batch.topic, partition: payload.batch.partition, err: errorMessage(error) },
+        "leaving a batch uncommitted to rejoin the group",
+      );
+      throw error; // kafkajs rejoins on a rebalance error; the batch is fetched again
+    }
+  }
+
   /** Runs fn while heartbeating, so a long transaction or a retry loop keeps the partition. */
   private async withHeartbeat<T>(payload: EachBatchPayload, fn: () => Promise<T>): Promise<T> {
     const pump = setInterval(() => {
@@ -313,6 +326,8 @@ export class IngestConsumer {
             "could not store a kafka batch (offsets not committed); retrying",
           );
           await this.pause(delay);
+          // A rebalance shows up here: the handler returns (uncommitted) so the consumer can rejoin.
+          await this.heartbeatOrAbandon(payload);
         }
       }
     });
@@ -422,6 +437,7 @@ export class IngestConsumer {
             "could not publish dead letters; retrying",
           );
           await this.pause(backoffMs(attempt, 200, 5000));
+          await this.heartbeatOrAbandon(payload);
         }
       }
       this.options.metrics.dlqPublished.inc({ topic }, dead.length);

@@ -54,7 +54,7 @@ export class ManagedProducer {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.connecting?.catch(() => {});
+    // A connect in progress disconnects by itself when it finishes (see get()); not waited for.
     const producer = this.producer;
     this.producer = null;
     await producer?.disconnect().catch(() => {});

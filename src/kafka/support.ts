@@ -5,14 +5,22 @@ import { type logCreator, logLevel } from "kafkajs";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-/** kafkajs log entries into pino (kafkajs INFO is chatty: it goes to debug). */
+/** Expected kafkajs warnings: our idempotent producers limit retries on purpose (the callers retry; at-least-once). */
+const QUIET_WARNINGS = ["Limiting retries for the idempotent producer"];
+
+/**
+ * kafkajs log entries into pino. kafkajs logs every failed connection attempt and every error
+ * response at ERROR and then retries by itself; the bridge logs the states that matter (consumer
+ * crashed, commands not published, batch not stored) with context. So kafkajs ERROR is a warning
+ * here, and its INFO is debug.
+ */
 export function pinoLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }) => {
       const { message, timestamp: _timestamp, logger: _name, ...extra } = log as typeof log & { logger?: unknown };
       const entry = { kafkajs: namespace, ...extra };
-      if (level === logLevel.ERROR) logger.error(entry, message);
-      else if (level === logLevel.WARN) logger.warn(entry, message);
+      const quiet = QUIET_WARNINGS.some((w) => message.startsWith(w));
+      if ((level === logLevel.ERROR || level === logLevel.WARN) && !quiet) logger.warn(entry, message);
       else logger.debug(entry, message);
     };
 }

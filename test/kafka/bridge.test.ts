@@ -76,7 +76,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   };
 
   const readyz = async (a: TestApp): Promise<{ ready: boolean; checks: Record<string, boolean> }> =>
-    (await fetch(a.url.replace(/\/graphql$/, "/readyz"))).json() as Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+    (await fetch(a.url.replace(/\/graphql$/, "/readyz"))).json() as Promise<{
+      ready: boolean;
+      checks: Record<string, boolean>;
+    }>;
 
   beforeAll(async () => {
     brokers = ensureBroker();
@@ -92,7 +95,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     app = await startTestApp({ kafkaBrokers: brokers, kafkaTopics: topics, kafkaGroupId: groupId }, db);
     producer = await connectProducer(kafka);
     reader = await collect(kafka, [topics.setpointCommands]);
-    dlqReader = await collect(kafka, inputTopics.map((t) => `${t}.dlq`));
+    dlqReader = await collect(
+      kafka,
+      inputTopics.map((t) => `${t}.dlq`),
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -113,7 +119,9 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         10_000,
         "the command slot to become inactive",
       ).catch(() => {});
-      await db.pool.query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", [slot]).catch(() => {});
+      await db.pool
+        .query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", [slot])
+        .catch(() => {});
       await db.drop();
     }
   }, 60_000);
@@ -126,7 +134,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   test("the four topics round trip: state, setpoints and alerts in the database, commands on the command topic", async () => {
     const site = "rt-1";
     await send(producer, topics.siteDemand, [
-      { key: site, value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 30, ev_load_kw: 0, measured_ts: at(-50) } },
+      {
+        key: site,
+        value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 30, ev_load_kw: 0, measured_ts: at(-50) },
+      },
     ]);
     const sample = (session: string, ts: string, extra: Record<string, unknown> = {}) => ({
       key: `cp-${session}`,
@@ -155,14 +166,25 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
           [site],
         )
       ).rows;
-    await until(async () => (await setpoints()).filter((s) => s.setpoint_kw === 22).length === 2, 20_000, "rated setpoints");
+    await until(
+      async () => (await setpoints()).filter((s) => s.setpoint_kw === 22).length === 2,
+      20_000,
+      "rated setpoints",
+    );
     expect((await setpoints()).map((s) => s.limited_by)).toEqual(["RATED_POWER", "RATED_POWER"]);
 
     // Price: ON_PEAK halves the target (C = 70, T = 35 -> 17.5 each).
     await send(producer, topics.priceSignals, [
       {
         key: site,
-        value: { tariff_id: "tou", site_id: site, price_usd_kwh: 0.42, price_tier: "ON_PEAK", valid_from: at(-3600), valid_to: at(3600) },
+        value: {
+          tariff_id: "tou",
+          site_id: site,
+          price_usd_kwh: 0.42,
+          price_tier: "ON_PEAK",
+          valid_from: at(-3600),
+          valid_to: at(3600),
+        },
       },
     ]);
     await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 17.5), 20_000, "price-tier setpoints");
@@ -182,24 +204,35 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
       },
     ]);
     await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 8.75), 20_000, "curtailed setpoints");
-    const { rows: siteRows } = await db.pool.query("SELECT price_tier, curtailment_pct, ev_cap_kw FROM sites WHERE site_id = $1", [site]);
+    const { rows: siteRows } = await db.pool.query(
+      "SELECT price_tier, curtailment_pct, ev_cap_kw FROM sites WHERE site_id = $1",
+      [site],
+    );
     expect(siteRows[0]).toMatchObject({ price_tier: "ON_PEAK", curtailment_pct: 50, ev_cap_kw: 35 });
 
     // Over demand: an alert; then the first session ends by a sample with ended: true.
     await send(producer, topics.siteDemand, [
-      { key: site, value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 120, ev_load_kw: 50, measured_ts: at(-10) } },
+      {
+        key: site,
+        value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 120, ev_load_kw: 50, measured_ts: at(-10) },
+      },
     ]);
     await until(
       async () =>
-        (await db.pool.query("SELECT 1 FROM alerts WHERE site_id = $1 AND type = 'SITE_OVER_DEMAND' AND status = 'ACTIVE'", [site]))
-          .rowCount === 1,
+        (
+          await db.pool.query(
+            "SELECT 1 FROM alerts WHERE site_id = $1 AND type = 'SITE_OVER_DEMAND' AND status = 'ACTIVE'",
+            [site],
+          )
+        ).rowCount === 1,
       20_000,
       "SITE_OVER_DEMAND alert",
     );
     await send(producer, topics.sessionSamples, [sample("rt-a", at(-5), { ended: true })]);
     await until(
       async () =>
-        (await db.pool.query("SELECT ended_at FROM sessions WHERE session_id = 'rt-a' AND end_reason = 'ENDED'")).rowCount === 1,
+        (await db.pool.query("SELECT ended_at FROM sessions WHERE session_id = 'rt-a' AND end_reason = 'ENDED'"))
+          .rowCount === 1,
       20_000,
       "session rt-a ended",
     );
@@ -221,7 +254,14 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     // Every command of the outbox is on the command topic: key = charge_point_id, the row as JSON.
     const commands = await commandRows();
     expect(commands.length).toBeGreaterThanOrEqual(6);
-    await until(() => commands.every((c) => published().has(c.command_id)), 20_000, "all commands on the topic");
+    await until(
+      () => {
+        const onTopicNow = published();
+        return commands.every((c) => onTopicNow.has(c.command_id));
+      },
+      20_000,
+      "all commands on the topic",
+    );
     const onTopic = published();
     for (const c of commands) {
       const m = onTopic.get(c.command_id) as Received;
@@ -274,8 +314,36 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         },
       },
     ]);
-    await until(async () => (await rawCount("site_demand_raw")) === before + 1, 20_000, "the good demand sample after the bad ones");
-    await until(async () => (await rawCount("dead_letters")) === 5, 20_000, "5 dead letters");
+    // Valid JSON and valid fields, but PostgreSQL refuses text with a NUL character: that message
+    // alone is parked ("rejected by the database"), its neighbours in the batch are stored.
+    const nulSample = (session: string, idTag: string) => ({
+      key: "cp-nul",
+      value: {
+        session_id: session,
+        charge_point_id: "cp-nul",
+        connector_id: 1,
+        site_id: site,
+        id_tag: idTag,
+        rated_power_kw: 7,
+        session_start_ts: at(-100),
+        sampled_ts: at(-50),
+      },
+    });
+    await send(producer, topics.sessionSamples, [
+      nulSample("nul-1", "ok"),
+      nulSample("nul-2", "bad\u0000tag"),
+      nulSample("nul-3", "ok"),
+    ]);
+    await until(
+      async () => (await rawCount("site_demand_raw")) === before + 1,
+      20_000,
+      "the good demand sample after the bad ones",
+    );
+    await until(async () => (await rawCount("dead_letters")) === 6, 20_000, "6 dead letters");
+    const { rows: nul } = await db.pool.query(
+      "SELECT session_id FROM session_samples_raw WHERE session_id LIKE 'nul-%' ORDER BY 1",
+    );
+    expect(nul.map((r) => r.session_id)).toEqual(["nul-1", "nul-3"]);
 
     const { rows: dead } = await db.pool.query<{
       topic: string;
@@ -299,9 +367,12 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     ]);
     expect(demandDead[0]?.payload).toBe("{not json");
     expect(new Set(demandDead.map((d) => d.partition)).size).toBe(1);
+    const nulDead = dead.find((d) => d.topic === topics.sessionSamples);
+    expect(nulDead?.reason).toMatch(/^rejected by the database: /);
+    expect(JSON.parse(nulDead?.payload ?? "{}").session_id).toBe("nul-2");
     const drDead = dead.find((d) => d.topic === topics.drSignals);
     expect(drDead?.reason).toMatch(/curtailment_pct: must be between 0 and 100/);
-    expect(dead.every((d) => d.key === site)).toBe(true);
+    expect(dead.filter((d) => d.topic !== topics.sessionSamples).every((d) => d.key === site)).toBe(true);
 
     // The good message came after the bad ones in the same partition.
     const { rows: good } = await db.pool.query(
@@ -313,19 +384,21 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     expect(BigInt(good[0].kafka_offset)).toBeGreaterThan(BigInt(demandDead[3]?.kafka_offset ?? "0"));
 
     // The DLQ topics: original key and value, the reason and the origin in headers.
-    await until(() => dlqReader.messages.length === 5, 20_000, "5 messages on the DLQ topics");
+    await until(() => dlqReader.messages.length === 6, 20_000, "6 messages on the DLQ topics");
     for (const d of dead) {
       const m = dlqReader.messages.find(
         (x) => x.headers["x-dlq-original-topic"] === d.topic && x.headers["x-dlq-original-offset"] === d.kafka_offset,
       );
       expect(m, `DLQ message for ${d.topic}@${d.kafka_offset}`).toBeDefined();
       expect(m?.topic).toBe(`${d.topic}.dlq`);
-      expect(m?.key).toBe(site);
+      expect(m?.key).toBe(d.key);
       expect(m?.value).toBe(d.payload);
       expect(m?.headers["x-dlq-reason"]).toBe(d.reason);
       expect(m?.headers["x-dlq-original-partition"]).toBe(String(d.partition));
     }
-    await until(async () => (await db.pool.query("SELECT 1 FROM dead_letters WHERE dlq_published_at IS NULL")).rowCount === 0);
+    await until(
+      async () => (await db.pool.query("SELECT 1 FROM dead_letters WHERE dlq_published_at IS NULL")).rowCount === 0,
+    );
 
     // Offsets moved past them, and /metrics counts them.
     await until(() => caughtUp(admin, groupId, [topics.siteDemand, topics.drSignals]), 20_000, "offsets committed");
@@ -339,7 +412,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   test("a failing database transaction leaves the offset uncommitted and the batch is retried, not dead-lettered", async () => {
     await until(() => caughtUp(admin, groupId, inputTopics), 20_000, "caught up before");
     const committedBefore = await committedOffsets(admin, groupId, topics.drSignals);
-    const retriesBefore = await metric(app, "scc_kafka_ingest_retries_total", { topic: topics.drSignals, reason: "database" });
+    const retriesBefore = await metric(app, "scc_kafka_ingest_retries_total", {
+      topic: topics.drSignals,
+      reason: "database",
+    });
     const deadBefore = await rawCount("dead_letters");
     const drBefore = await rawCount("dr_signals_raw");
     // Break this file's own database for the DR stream only.
@@ -359,7 +435,9 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         },
       ]);
       await until(
-        async () => (await metric(app, "scc_kafka_ingest_retries_total", { topic: topics.drSignals, reason: "database" })) >= retriesBefore + 2,
+        async () =>
+          (await metric(app, "scc_kafka_ingest_retries_total", { topic: topics.drSignals, reason: "database" })) >=
+          retriesBefore + 2,
         20_000,
         "the batch to be retried",
       );
@@ -369,7 +447,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     } finally {
       await db.pool.query("ALTER TABLE dr_signals_raw_away RENAME TO dr_signals_raw");
     }
-    await until(async () => (await rawCount("dr_signals_raw")) === drBefore + 1, 20_000, "the DR signal stored after the repair");
+    await until(
+      async () => (await rawCount("dr_signals_raw")) === drBefore + 1,
+      20_000,
+      "the DR signal stored after the repair",
+    );
     await until(() => caughtUp(admin, groupId, [topics.drSignals]), 20_000, "the offset committed after the repair");
     await until(async () => (await readyz(app)).checks.kafka === true, 10_000, "healthy again");
     expect(await rawCount("dead_letters")).toBe(deadBefore);
@@ -377,8 +459,16 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
 
   test("a replay (second group, same database) stores nothing twice; a second instance takes over the commands when the leader stops", async () => {
     await until(() => caughtUp(admin, groupId, inputTopics), 20_000, "first group caught up");
-    const tables = ["session_samples_raw", "site_demand_raw", "price_signals_raw", "dr_signals_raw", "dead_letters", "setpoint_commands"];
-    const counts = async () => Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await rawCount(t)] as const)));
+    const tables = [
+      "session_samples_raw",
+      "site_demand_raw",
+      "price_signals_raw",
+      "dr_signals_raw",
+      "dead_letters",
+      "setpoint_commands",
+    ];
+    const counts = async () =>
+      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await rawCount(t)] as const)));
     const before = await counts();
     const dlqBefore = dlqReader.messages.length;
     const replayGroup = uniq("scc-bridge-replay");
@@ -387,7 +477,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     expect(await counts()).toEqual(before);
     const good = tables.slice(0, 4).reduce((sum, t) => sum + (before[t] ?? 0), 0);
     let duplicates = 0;
-    for (const t of inputTopics) duplicates += await metric(second, "scc_kafka_messages_total", { topic: t, outcome: "duplicate" });
+    for (const t of inputTopics)
+      duplicates += await metric(second, "scc_kafka_messages_total", { topic: t, outcome: "duplicate" });
     expect(duplicates).toBe(good);
     expect(await metric(second, "scc_kafka_messages_total", { topic: topics.siteDemand, outcome: "stored" })).toBe(0);
     // Dead letters already on the DLQ topic are not published again.
@@ -399,7 +490,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     expect(await metric(second, "scc_kafka_command_leader", {})).toBe(0);
     const secondApp = second;
     await app.stop();
-    await until(async () => (await metric(secondApp, "scc_kafka_command_leader", {})) === 1, 15_000, "the second instance to lead");
+    await until(
+      async () => (await metric(secondApp, "scc_kafka_command_leader", {})) === 1,
+      15_000,
+      "the second instance to lead",
+    );
     await send(producer, topics.sessionSamples, [
       {
         key: "cp-rt-c",
@@ -414,9 +509,20 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         },
       },
     ]);
-    await until(async () => (await db.pool.query("SELECT 1 FROM setpoints WHERE session_id = 'rt-c'")).rowCount === 1, 20_000, "rt-c setpoint");
+    await until(
+      async () => (await db.pool.query("SELECT 1 FROM setpoints WHERE session_id = 'rt-c'")).rowCount === 1,
+      20_000,
+      "rt-c setpoint",
+    );
     const commands = await commandRows();
-    await until(() => commands.every((c) => published().has(c.command_id)), 20_000, "all commands on the topic after the takeover");
+    await until(
+      () => {
+        const onTopicNow = published();
+        return commands.every((c) => onTopicNow.has(c.command_id));
+      },
+      20_000,
+      "all commands on the topic after the takeover",
+    );
     expect(published().get(commands.find((c) => c.session_id === "rt-c")?.command_id ?? "")?.key).toBe("cp-rt-c");
   }, 60_000);
 });

@@ -1,0 +1,241 @@
+// The command publisher on its own, against the real broker and this file's own database:
+// Kafka going away (simulated for this client only, so the shared broker keeps running) leaves the
+// commands in the durable slot until Kafka is back or another publisher starts; leadership moves
+// when the leader's lock session dies.
+import net from "node:net";
+import { type Admin, type ISocketFactory, Kafka, logLevel } from "kafkajs";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { CommandPublisher, commandSlotName, LEADER_LOCK_KEY } from "../../src/kafka/command-publisher.js";
+import { createKafkaMetrics } from "../../src/kafka/support.js";
+import { createMetrics } from "../../src/ops/metrics.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { at, demand, samples, setClock, T0 } from "../helpers/events.js";
+import {
+  collect,
+  createTopics,
+  ensureBroker,
+  kafkaUnavailable,
+  type Received,
+  testKafka,
+  uniq,
+  until,
+} from "./kafka-helpers.js";
+
+const unavailable = kafkaUnavailable();
+if (unavailable) console.warn(`[test/kafka] Kafka publisher tests skipped: ${unavailable}`);
+
+/** A kafkajs client whose connections can be cut and refused, as if the broker were down. */
+function switchableKafka(brokers: string[]) {
+  const sockets = new Set<net.Socket>();
+  let down = false;
+  const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+    if (down) {
+      const socket = new net.Socket();
+      setImmediate(() => socket.destroy(new Error("connect ECONNREFUSED (kafka down in this test)")));
+      return socket;
+    }
+    const socket = net.connect({ host, port }, onConnect);
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    return socket;
+  };
+  return {
+    kafka: new Kafka({ clientId: "scc-test-switchable", brokers, logLevel: logLevel.NOTHING, socketFactory }),
+    setDown(value: boolean) {
+      down = value;
+      if (value) for (const s of sockets) s.destroy(new Error("connection reset (kafka down in this test)"));
+    },
+  };
+}
+
+describe.skipIf(unavailable !== null)(
+  `kafka command publisher${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+  () => {
+    let brokers: string[];
+    let admin: Admin;
+    let db: TestDatabase;
+    let topic: string;
+    let reader: { messages: Received[]; stop(): Promise<void> };
+    const publishers: CommandPublisher[] = [];
+    let n = 0;
+
+    function publisher(kafka: Kafka): CommandPublisher {
+      const p = new CommandPublisher({
+        kafka,
+        topic,
+        connectionString: db.url,
+        pool: db.pool,
+        logger: pino({ level: "silent" }),
+        metrics: createKafkaMetrics(new Registry(), {
+          consumerUp: () => true,
+          producerOk: () => true,
+          leader: () => false,
+        }),
+        appMetrics: createMetrics(),
+        retryIntervalMs: 300,
+        checkIntervalMs: 300,
+      });
+      publishers.push(p);
+      return p;
+    }
+
+    /** One transaction with one new command (a new session at a new site); returns its command_id. */
+    async function newCommand(): Promise<string> {
+      n += 1;
+      const site = `pub-site-${n}`;
+      await demand(db.pool, site, { limit: 100, current: 10, ev: 0, ts: at(-30) });
+      await samples(db.pool, [{ session: `pub-s-${n}`, site, rated: 11, current: 2, start: at(-60), ts: at(-20) }]);
+      const { rows } = await db.pool.query<{ command_id: string }>(
+        "SELECT command_id FROM setpoint_commands WHERE session_id = $1",
+        [`pub-s-${n}`],
+      );
+      expect(rows).toHaveLength(1);
+      return rows[0]?.command_id as string;
+    }
+
+    const onTopic = () =>
+      new Set(reader.messages.map((m) => (JSON.parse(m.value ?? "{}") as { command_id: string }).command_id));
+
+    beforeAll(async () => {
+      brokers = ensureBroker();
+      const kafka = testKafka(brokers);
+      admin = kafka.admin();
+      await admin.connect();
+      topic = `${uniq("scc-publisher")}.commands`;
+      await createTopics(admin, [topic], 3);
+      db = await createTestDatabase();
+      await setClock(db.pool, T0);
+      reader = await collect(kafka, [topic]);
+    }, 90_000);
+
+    afterAll(async () => {
+      await Promise.all(publishers.map((p) => p.stop().catch(() => {})));
+      await reader?.stop().catch(() => {});
+      await admin?.disconnect().catch(() => {});
+      if (db) {
+        const slot = commandSlotName(db.name);
+        await until(
+          async () => {
+            const { rows } = await db.pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [
+              slot,
+            ]);
+            return rows.length === 0 || rows[0].active === false;
+          },
+          10_000,
+          "the command slot to become inactive",
+        ).catch(() => {});
+        await db.pool
+          .query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", [slot])
+          .catch(() => {});
+        await db.drop();
+      }
+    }, 60_000);
+
+    test("Kafka down: the commands wait in the slot (unhealthy meanwhile) and all arrive when Kafka is back", async () => {
+      const switchable = switchableKafka(brokers);
+      const p = publisher(switchable.kafka);
+      await p.start();
+      await until(() => p.leader, 10_000, "leadership");
+      const first = await newCommand();
+      await until(() => onTopic().has(first), 20_000, "the first command on the topic");
+      expect(p.ok).toBe(true);
+
+      switchable.setDown(true);
+      const pending = [await newCommand(), await newCommand(), await newCommand()];
+      await until(() => !p.ok, 20_000, "the publisher to report failing");
+      expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
+      const slot = commandSlotName(db.name);
+      const { rows } = await db.pool.query<{ lag: number }>(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag FROM pg_replication_slots WHERE slot_name = $1",
+        [slot],
+      );
+      expect(rows[0]?.lag).toBeGreaterThan(0);
+
+      switchable.setDown(false);
+      await until(
+        () => pending.every((id) => onTopic().has(id)),
+        30_000,
+        "the held commands on the topic after Kafka is back",
+      );
+      await until(() => p.ok, 10_000, "healthy again");
+      await p.stop();
+    }, 60_000);
+
+    test("the slot keeps the commands across a restart while Kafka is down", async () => {
+      const switchable = switchableKafka(brokers);
+      switchable.setDown(true);
+      const down = publisher(switchable.kafka);
+      await down.start();
+      await until(() => down.leader, 10_000, "leadership");
+      const pending = [await newCommand(), await newCommand()];
+      await until(() => !down.ok, 20_000, "the publisher to report failing");
+      await down.stop();
+      expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
+
+      const healthy = publisher(testKafka(brokers));
+      await healthy.start();
+      await until(
+        () => pending.every((id) => onTopic().has(id)),
+        30_000,
+        "the held commands published by the next leader",
+      );
+      await healthy.stop();
+    }, 60_000);
+
+    test("leadership: one of two instances publishes; when the leader's lock session dies it stops, and publishing resumes", async () => {
+      const a = publisher(testKafka(brokers));
+      const b = publisher(testKafka(brokers));
+      await Promise.all([a.start(), b.start()]);
+      await until(() => [a, b].filter((p) => p.leader).length === 1, 10_000, "exactly one leader");
+      // It stays that way.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        expect([a, b].filter((p) => p.leader)).toHaveLength(1);
+      }
+      const before = await newCommand();
+      await until(() => onTopic().has(before), 20_000, "a command on the topic");
+
+      const slot = commandSlotName(db.name);
+      const walsender = async () =>
+        (
+          await db.pool.query<{ pid: number | null }>(
+            "SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1",
+            [slot],
+          )
+        ).rows[0]?.pid ?? null;
+      const oldWalsender = await walsender();
+      expect(oldWalsender).not.toBeNull();
+
+      // The leader's lock session dies (as when its process or network goes away).
+      const { rows } = await db.pool.query<{ terminated: boolean }>(
+        `SELECT pg_terminate_backend(l.pid) AS terminated FROM pg_locks l
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.database =
+             (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [LEADER_LOCK_KEY],
+      );
+      expect(rows.map((r) => r.terminated)).toEqual([true]);
+      // The leader let the slot go (its stream stopped) and a leader streams it again.
+      await until(
+        async () => {
+          const pid = await walsender();
+          return pid !== null && pid !== oldWalsender;
+        },
+        15_000,
+        "a new walsender on the slot",
+      );
+      await until(() => [a, b].filter((p) => p.leader).length === 1, 15_000, "one leader again");
+      const after = await newCommand();
+      await until(() => onTopic().has(after), 20_000, "a command on the topic after the hand-over");
+
+      // The other instance takes over when the leader stops.
+      const current = a.leader ? a : b;
+      const other = current === a ? b : a;
+      await current.stop();
+      await until(() => other.leader, 10_000, "the other instance to lead");
+      const last = await newCommand();
+      await until(() => onTopic().has(last), 20_000, "a command on the topic from the new leader");
+    }, 60_000);
+  },
+);
