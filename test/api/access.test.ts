@@ -159,7 +159,7 @@ describe("HTTP: role x operation x own/other site", () => {
       bearer(TEST_KEYS.siteReader),
     );
     expect(r.errors).toBeUndefined();
-    const sites = (r.data?.sites as { id: string }[]).map((s) => s.id);
+    const sites = ((r.data?.sites ?? []) as { id: string }[]).map((s) => s.id);
     expect(sites.every((s) => s === "site-a" || s === "site-b")).toBe(true);
     expect(sites).toContain("site-a");
   });
