@@ -244,35 +244,32 @@ LANGUAGE plpgsql AS $$
 DECLARE
   earlier_boundaries integer;
 BEGIN
-  -- The next time this site's answer can change with no new event: a price interval or DR event
-  -- starting or ending, a session timing out, site data going stale, a deviation grace ending.
-  CREATE TEMP TABLE IF NOT EXISTS pg_temp.next_boundaries (site_id text PRIMARY KEY, at timestamptz)
-    ON COMMIT DELETE ROWS;
-  DELETE FROM pg_temp.next_boundaries;
-  INSERT INTO pg_temp.next_boundaries
-  SELECT st.site_id, least(
-    (SELECT min(p.valid_from) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_from > t),
-    (SELECT min(p.valid_to) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_to > t),
-    (SELECT min(d.event_start_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_start_ts > t),
-    (SELECT min(d.event_end_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_end_ts > t),
-    (SELECT min(s.sampled_ts) + make_interval(secs => st.session_timeout_s)
-       FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL),
-    CASE WHEN st.measured_ts + make_interval(secs => st.stale_timeout_s) > t
-         THEN st.measured_ts + make_interval(secs => st.stale_timeout_s) END,
-    (SELECT min(sp.commanded_at) + make_interval(secs => st.deviation_grace_s)
-       FROM setpoints sp WHERE sp.site_id = st.site_id
-        AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) > t)
+  -- A price interval or DR event starting or ending, a session timing out, site data going
+  -- stale, a deviation grace ending: the earliest after t, per site.
+  WITH nb AS (
+    SELECT st.site_id, st.next_boundary_at AS old_at, least(
+      (SELECT min(p.valid_from) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_from > t),
+      (SELECT min(p.valid_to) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_to > t),
+      (SELECT min(d.event_start_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_start_ts > t),
+      (SELECT min(d.event_end_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_end_ts > t),
+      (SELECT min(s.sampled_ts) + make_interval(secs => st.session_timeout_s)
+         FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL),
+      CASE WHEN st.measured_ts + make_interval(secs => st.stale_timeout_s) > t
+           THEN st.measured_ts + make_interval(secs => st.stale_timeout_s) END,
+      (SELECT min(sp.commanded_at) + make_interval(secs => st.deviation_grace_s)
+         FROM setpoints sp WHERE sp.site_id = st.site_id
+          AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) > t)
+    ) AS at
+    FROM sites st
+    WHERE st.site_id = ANY (p_sites)
+  ),
+  moved AS (
+    UPDATE sites st SET next_boundary_at = nb.at
+    FROM nb
+    WHERE st.site_id = nb.site_id AND st.next_boundary_at IS DISTINCT FROM nb.at
   )
-  FROM sites st
-  WHERE st.site_id = ANY (p_sites);
-
   SELECT count(*) INTO earlier_boundaries
-  FROM pg_temp.next_boundaries nb JOIN sites st ON st.site_id = nb.site_id
-  WHERE nb.at < coalesce(st.next_boundary_at, 'infinity');
-
-  UPDATE sites st SET next_boundary_at = nb.at
-  FROM pg_temp.next_boundaries nb
-  WHERE st.site_id = nb.site_id AND st.next_boundary_at IS DISTINCT FROM nb.at;
+  FROM nb WHERE nb.at < coalesce(nb.old_at, 'infinity');
 
   -- Wake the scheduler only when it may be sleeping past a new, earlier boundary.
   IF earlier_boundaries > 0 THEN
@@ -341,7 +338,8 @@ BEGIN
   gone AS (
     DELETE FROM setpoints sp
     WHERE sp.site_id = ANY (p_sites)
-      AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.session_id = sp.session_id AND c.site_id = sp.site_id)
+      -- (a session that moved to another site is updated by the upsert below, not deleted)
+      AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.session_id = sp.session_id)
   ),
   commands AS (
     INSERT INTO setpoint_commands (session_id, site_id, charge_point_id, connector_id, setpoint_kw,

@@ -28,17 +28,22 @@ BEGIN
   -- Sites whose allocation inputs change: a new or revived session, a session ending, a new
   -- rated power or start time (or site), or a time boundary already reached. A plain meter
   -- value (power, SoC, energy) changes no setpoint, only the deviation alerts.
+  -- One primary-key probe per new row (LATERAL ... LIMIT 1), so the check costs O(batch) and
+  -- never becomes a hash join over every session of the fleet.
   SELECT array_agg(DISTINCT x.site_id ORDER BY x.site_id) INTO reallocate FROM (
-    SELECT r.site_id
+    SELECT site.id AS site_id
     FROM new_rows r
-    LEFT JOIN sessions s ON s.session_id = r.session_id
+    LEFT JOIN LATERAL (
+      SELECT s.session_id, s.site_id, s.sampled_ts, s.ended_at, s.rated_power_kw, s.session_start_ts
+      FROM sessions s WHERE s.session_id = r.session_id LIMIT 1
+    ) s ON true
+    CROSS JOIN LATERAL unnest(
+      CASE WHEN s.site_id <> r.site_id AND r.sampled_ts > s.sampled_ts
+           THEN ARRAY[r.site_id, s.site_id] ELSE ARRAY[r.site_id] END) AS site (id)
     WHERE s.session_id IS NULL
        OR (r.sampled_ts > s.sampled_ts
            AND (s.ended_at IS NOT NULL OR r.ended_ts IS NOT NULL OR s.rated_power_kw <> r.rated_power_kw
                 OR s.session_start_ts <> r.session_start_ts OR s.site_id <> r.site_id))
-    UNION ALL
-    SELECT s.site_id FROM new_rows r JOIN sessions s ON s.session_id = r.session_id
-    WHERE s.site_id <> r.site_id AND r.sampled_ts > s.sampled_ts
     UNION ALL
     SELECT st.site_id FROM sites st
     WHERE st.site_id = ANY (touched) AND (st.next_boundary_at IS NULL OR st.next_boundary_at <= t)

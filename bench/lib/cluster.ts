@@ -93,6 +93,9 @@ export async function startCluster(): Promise<BenchCluster> {
   const adminUrl = server.connectionString;
   const databases = new Set<BenchDatabase>();
   let postmaster: number | null = null;
+  // The cluster's pids, rescanned from /proc every 2 s (not on every sample: that scan costs the
+  // process hosting the service real CPU).
+  let pids: { at: number; list: number[] } = { at: 0, list: [] };
   let version = "?";
 
   const cluster: BenchCluster = {
@@ -131,7 +134,8 @@ export async function startCluster(): Promise<BenchCluster> {
       let rss = 0;
       let anon = 0;
       let shmem = 0;
-      for (const pid of await clusterPids(postmaster)) {
+      if (Date.now() - pids.at > 2000) pids = { at: Date.now(), list: await clusterPids(postmaster) };
+      for (const pid of pids.list) {
         const kb = await statusKb(pid, ["VmRSS", "RssAnon", "RssShmem"]);
         if (!kb) continue;
         rss += kb.VmRSS ?? 0;

@@ -27,12 +27,13 @@ export function ratedKw(session: number, round: number): number {
 
 /**
  * The samples of one round for sites [from, to) (all sites by default), in natural order.
- * `rotate: false` repeats round 0's rated powers, so the allocation comes out unchanged.
+ * `ratedRound` takes the rated powers of another round (the same as the previous round: no setpoint
+ * changes, only newer samples).
  */
 export function roundSamples(
   fleet: Fleet,
   round: number,
-  options: { from?: number; to?: number; rotate?: boolean } = {},
+  options: { from?: number; to?: number; ratedRound?: number } = {},
 ): SessionSample[] {
   const from = options.from ?? 0;
   const to = Math.min(options.to ?? fleet.sites, fleet.sites);
@@ -41,7 +42,7 @@ export function roundSamples(
   for (let s = from; s < to; s++) {
     const site = siteId(s, fleet.prefix);
     for (let j = 0; j < fleet.sessionsPerSite; j++) {
-      const rated = ratedKw(j, options.rotate === false ? 0 : round);
+      const rated = ratedKw(j, options.ratedRound ?? round);
       out.push({
         sessionId: sessionId(site, j),
         chargePointId: `${site}-cp${String(j).padStart(3, "0")}`,

@@ -1,5 +1,5 @@
 // Peak memory while a scenario runs: this process (which hosts the service in-process) sampled
-// every 50 ms, the bench's PostgreSQL processes every 250 ms.
+// every 50 ms, the bench's PostgreSQL processes every 500 ms.
 import type { BenchCluster, PgMemory } from "./cluster.js";
 
 export interface MemoryPeaks {
@@ -37,7 +37,7 @@ export class MemoryTracker {
       }
     };
     void samplePg();
-    this.pgTimer = setInterval(() => void samplePg(), 250);
+    this.pgTimer = setInterval(() => void samplePg(), 500);
     this.pgTimer.unref();
   }
 

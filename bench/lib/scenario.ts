@@ -12,6 +12,8 @@ export interface ScenarioOutcome {
   rows: Row[];
   /** Raw numbers for the JSON file. */
   data: Record<string, unknown>;
+  /** Printed below the table (a profile, a plan). */
+  details?: string;
   /** Set when the scenario could not run here (the table says why). */
   skipped?: string;
 }

@@ -285,3 +285,17 @@ describe("meter values", () => {
     expect(await count()).toBe(4);
   });
 });
+
+test("a session reported at another site moves there; both sites are reallocated", async () => {
+  const other = `${site}-other`;
+  await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(0) });
+  await demand(t.pool, other, { limit: 30, current: 0, ev: 0, ts: at(0) });
+  await samples(t.pool, [
+    { session: s("a"), site, rated: 22, ts: at(0) },
+    { session: s("b"), site, rated: 22, ts: at(0) },
+  ]);
+  await samples(t.pool, [{ session: s("a"), site: other, rated: 22, ts: at(5) }]);
+  expect(await setpointsOf(t.pool, site)).toMatchObject({ [s("b")]: { setpoint_kw: 20 } });
+  expect(Object.keys(await setpointsOf(t.pool, site))).toEqual([s("b")]);
+  expect(await setpointsOf(t.pool, other)).toMatchObject({ [s("a")]: { setpoint_kw: 22 } });
+});

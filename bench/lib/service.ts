@@ -1,0 +1,87 @@
+// The real service, in this process, on a free port, against a bench database.
+import path from "node:path";
+import { type App, buildApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config.js";
+import type { SessionSample, SiteDemand } from "../../src/ingest/validate.js";
+import type { BenchDatabase } from "./cluster.js";
+import type { ScenarioContext } from "./scenario.js";
+
+/** An admin key, in case the service enforces API_KEYS (SPEC §7). */
+export const BENCH_KEY = "bench-admin-key-0123456789";
+export const AUTH_HEADER = { authorization: `Bearer ${BENCH_KEY}` };
+
+export interface Service {
+  readonly app: App;
+  readonly url: string;
+  readonly wsUrl: string;
+  gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startService(
+  ctx: ScenarioContext,
+  database: BenchDatabase,
+  overrides: Partial<Config> = {},
+): Promise<Service> {
+  const config: Config = {
+    ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: "silent" }),
+    databaseUrl: database.url,
+    dataDir: path.join(ctx.cluster.dataDir, "service"),
+    port: 0,
+    apiKeys: [{ key: BENCH_KEY, role: "admin", sites: null }],
+    ...overrides,
+  };
+  const app = buildApp(config);
+  const removeCleanup = ctx.onCleanup(() => app.stop());
+  const { url } = await app.start();
+  return {
+    app,
+    url,
+    wsUrl: url.replace(/^http/, "ws"),
+    async gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...AUTH_HEADER },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: T; errors?: { message: string }[] };
+      if (body.errors?.length || !body.data) {
+        throw new Error(`GraphQL error (HTTP ${res.status}): ${JSON.stringify(body.errors ?? body).slice(0, 500)}`);
+      }
+      return body.data;
+    },
+    async stop() {
+      removeCleanup();
+      await app.stop();
+    },
+  };
+}
+
+export const RECORD_SAMPLES = `mutation ($inputs: [SessionSampleInput!]!) { recordSessionSamples(inputs: $inputs) { accepted } }`;
+export const RECORD_DEMAND = `mutation ($input: SiteDemandInput!) { recordSiteDemand(input: $input) { id evCapKw } }`;
+
+export function sampleInput(s: SessionSample): Record<string, unknown> {
+  return {
+    sessionId: s.sessionId,
+    chargePointId: s.chargePointId,
+    connectorId: s.connectorId,
+    siteId: s.siteId,
+    idTag: s.idTag,
+    ratedPowerKw: s.ratedPowerKw,
+    currentPowerKw: s.currentPowerKw,
+    socPct: s.socPct,
+    energyKwh: s.energyKwh,
+    sessionStartTs: s.sessionStartTs.toISOString(),
+    sampledTs: s.sampledTs.toISOString(),
+  };
+}
+
+export function demandInput(d: SiteDemand): Record<string, unknown> {
+  return {
+    siteId: d.siteId,
+    demandLimitKw: d.demandLimitKw,
+    currentDemandKw: d.currentDemandKw,
+    evLoadKw: d.evLoadKw,
+    measuredTs: d.measuredTs.toISOString(),
+  };
+}
