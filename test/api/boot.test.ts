@@ -66,6 +66,12 @@ describe("npm start on an embedded PostgreSQL", () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  const children = new Set<ChildProcess>();
+  afterAll(() => {
+    // A failed assertion must not leave a service (and its PostgreSQL) running.
+    for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+  });
+
   function startService(): Promise<{ child: ChildProcess; url: string; output: string }> {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       env: {
@@ -78,6 +84,7 @@ describe("npm start on an embedded PostgreSQL", () => {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    children.add(child);
     return new Promise((resolve, reject) => {
       let output = "";
       const timer = setTimeout(() => reject(new Error(`no ready line within 60 s:\n${output}`)), 60_000);
