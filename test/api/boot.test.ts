@@ -62,14 +62,12 @@ describe("npm start on an embedded PostgreSQL", () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), "scc-boot-"));
   });
-  afterAll(async () => {
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
   const children = new Set<ChildProcess>();
-  afterAll(() => {
+  afterAll(async () => {
     // A failed assertion must not leave a service (and its PostgreSQL) running.
-    for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+    const running = [...children].filter((child) => child.exitCode === null);
+    await Promise.all(running.map((child) => new Promise((resolve) => child.once("exit", resolve).kill("SIGTERM"))));
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   function startService(): Promise<{ child: ChildProcess; url: string; output: string }> {

@@ -1,0 +1,155 @@
+// The vehicles that plug in at a site during the day: when they arrive (workplace, depot and
+// car-park patterns), what they can take (on-board charger, battery) and what they want.
+import type { SiteKind } from "./building.js";
+import { DAY_S } from "./clock.js";
+import type { Rng } from "./random.js";
+
+export interface EvSpec {
+  /** Unique within a site; the service session id is `<service site>/<sessionId>`. */
+  readonly sessionId: string;
+  readonly chargePointId: string;
+  readonly idTag: string;
+  /** On-board charger limit, kW (also what the charger reports as rated power). */
+  readonly ratedKw: number;
+  readonly batteryKwh: number;
+  readonly arrivalSocPct: number;
+  readonly targetSocPct: number;
+  /** Energy the driver asked for: (target - arrival SoC) of the battery. */
+  readonly requestedKwh: number;
+  /** Plug-in time, seconds since 00:00 (a step boundary). */
+  readonly arrivalS: number;
+  /** Planned departure (a step boundary), or null when the vehicle stays past the end of the day. */
+  readonly departureS: number | null;
+}
+
+interface Draft {
+  ratedKw: number;
+  batteryKwh: number;
+  arrivalSocPct: number;
+  targetSocPct: number;
+  arrivalH: number;
+  /** null: stays past midnight. */
+  departureH: number | null;
+}
+
+const CAR_RATINGS: readonly (readonly [number, number])[] = [
+  [7.4, 0.3],
+  [11, 0.4],
+  [22, 0.25],
+  [50, 0.05],
+];
+const VAN_RATINGS: readonly (readonly [number, number])[] = [
+  [11, 0.3],
+  [22, 0.45],
+  [50, 0.25],
+];
+const PUBLIC_RATINGS: readonly (readonly [number, number])[] = [
+  [7.4, 0.1],
+  [11, 0.3],
+  [22, 0.35],
+  [50, 0.25],
+];
+
+function officeDraft(rng: Rng): Draft {
+  const visitor = rng.chance(0.2);
+  const arrivalH = visitor ? rng.uniform(10, 14) : rng.clampedNormal(8.3, 0.9, 6, 11);
+  const dwellH = visitor ? rng.uniform(1.5, 4) : rng.clampedNormal(8.5, 1.2, 4, 11);
+  return {
+    ratedKw: rng.weighted(CAR_RATINGS),
+    batteryKwh: Math.round(rng.uniform(40, 90)),
+    arrivalSocPct: rng.uniform(25, 65),
+    targetSocPct: rng.uniform(80, 90),
+    arrivalH,
+    departureH: arrivalH + dwellH,
+  };
+}
+
+function depotDraft(rng: Rng): Draft {
+  const van = {
+    ratedKw: rng.weighted(VAN_RATINGS),
+    batteryKwh: Math.round(rng.uniform(60, 110)),
+  };
+  const group = rng.weighted<"overnight" | "midday" | "evening">([
+    ["overnight", 0.55],
+    ["midday", 0.2],
+    ["evening", 0.25],
+  ]);
+  if (group === "overnight") {
+    // Plugged in since last night; leaves on the morning routes.
+    return {
+      ...van,
+      arrivalSocPct: rng.uniform(10, 35),
+      targetSocPct: rng.uniform(90, 100),
+      arrivalH: 0,
+      departureH: rng.uniform(5, 7.5),
+    };
+  }
+  if (group === "midday") {
+    const arrivalH = rng.uniform(10.5, 14);
+    return {
+      ...van,
+      arrivalSocPct: rng.uniform(30, 55),
+      targetSocPct: 80,
+      arrivalH,
+      departureH: arrivalH + rng.uniform(1.5, 3.5),
+    };
+  }
+  return {
+    ...van,
+    arrivalSocPct: rng.uniform(10, 40),
+    targetSocPct: rng.uniform(90, 100),
+    arrivalH: rng.uniform(17, 21),
+    departureH: null,
+  };
+}
+
+function retailDraft(rng: Rng): Draft {
+  const arrivalH = rng.chance(0.5) ? rng.clampedNormal(12.5, 1.5, 9, 21) : rng.clampedNormal(17.5, 1.2, 9, 21);
+  return {
+    ratedKw: rng.weighted(PUBLIC_RATINGS),
+    batteryKwh: Math.round(rng.uniform(40, 90)),
+    arrivalSocPct: rng.uniform(20, 60),
+    targetSocPct: rng.uniform(70, 85),
+    arrivalH,
+    departureH: arrivalH + rng.uniform(0.75, 3),
+  };
+}
+
+const DRAFTS: Record<SiteKind, (rng: Rng) => Draft> = { office: officeDraft, depot: depotDraft, retail: retailDraft };
+
+function toStep(hours: number, stepS: number): number {
+  return Math.round((hours * 3600) / stepS) * stepS;
+}
+
+/** `count` vehicles, sorted by arrival, each on a charge point that is free when it arrives. */
+export function generateFleet(kind: SiteKind, count: number, stepS: number, rng: Rng): EvSpec[] {
+  const drafts = Array.from({ length: count }, () => DRAFTS[kind](rng)).sort((a, b) => a.arrivalH - b.arrivalH);
+  const chargerFreeAt: number[] = [];
+  return drafts.map((d, i) => {
+    const arrivalS = toStep(d.arrivalH, stepS);
+    const departureS =
+      d.departureH === null ? null : Math.min(DAY_S - stepS, Math.max(arrivalS + stepS, toStep(d.departureH, stepS)));
+    // Drivers ask for what their SoC target needs, but (most) not more than the stay allows at
+    // full power: a request the dwell could never meet says nothing about the controller.
+    const wantedKwh = ((d.targetSocPct - d.arrivalSocPct) / 100) * d.batteryKwh;
+    const feasibleKwh =
+      departureS === null ? wantedKwh : ((d.ratedKw * (departureS - arrivalS)) / 3600) * rng.uniform(0.5, 0.95);
+    const requestedKwh = Math.round(Math.min(wantedKwh, feasibleKwh) * 10) / 10;
+    let charger = chargerFreeAt.findIndex((free) => free <= arrivalS);
+    if (charger < 0) charger = chargerFreeAt.push(0) - 1;
+    chargerFreeAt[charger] = departureS ?? DAY_S;
+    const number = String(i + 1).padStart(3, "0");
+    return {
+      sessionId: `ev-${number}`,
+      chargePointId: `CP-${String(charger + 1).padStart(2, "0")}`,
+      idTag: `TAG-${kind.toUpperCase()}-${number}`,
+      ratedKw: d.ratedKw,
+      batteryKwh: d.batteryKwh,
+      arrivalSocPct: Math.round(d.arrivalSocPct * 10) / 10,
+      targetSocPct: Math.round((d.arrivalSocPct + (requestedKwh / d.batteryKwh) * 100) * 10) / 10,
+      requestedKwh,
+      arrivalS,
+      departureS,
+    };
+  });
+}

@@ -1,0 +1,71 @@
+// npm run simulate [-- --quick] [--seed N] [--sites N] [--step S] [--database-url URL]
+// Runs the closed-loop fleet simulation; prints a table, writes sim/out/<timestamp>.json and a
+// chart per site (sim/out/<timestamp>/<site>.svg; the latest run's also in sim/charts/).
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { siteChartSvg } from "./chart.js";
+import { formatReport, toJson } from "./report.js";
+import { runSimulation } from "./simulate.js";
+
+const SIM_DIR = path.dirname(fileURLToPath(import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    seed: { type: "string", default: "42" },
+    sites: { type: "string" },
+    step: { type: "string" },
+    "database-url": { type: "string" },
+  },
+});
+
+const numberArg = (name: string, raw: string | undefined): number | undefined => {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return n;
+};
+
+// Ctrl-C stops between steps, so the embedded PostgreSQL is still stopped and removed.
+const abort = new AbortController();
+process.once("SIGINT", () => {
+  console.error("Stopping…");
+  abort.abort();
+});
+
+const result = await runSimulation({
+  quick: values.quick,
+  seed: numberArg("seed", values.seed),
+  siteCount: numberArg("sites", values.sites),
+  stepS: numberArg("step", values.step),
+  databaseUrl: values["database-url"],
+  log: (message) => console.error(message),
+  signal: abort.signal,
+}).catch((error: unknown) => {
+  if (!abort.signal.aborted) throw error;
+  console.error("Stopped; the service and its database were shut down.");
+  process.exit(130);
+});
+console.log(formatReport(result));
+
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const outDir = path.join(SIM_DIR, "out");
+const chartDir = path.join(outDir, stamp);
+const latestDir = path.join(SIM_DIR, "charts");
+await mkdir(chartDir, { recursive: true });
+await mkdir(latestDir, { recursive: true });
+const jsonFile = path.join(outDir, `${stamp}.json`);
+await writeFile(jsonFile, `${JSON.stringify(toJson(result))}\n`);
+// The latest charts replace the previous run's (which may have had other sites).
+for (const old of await readdir(latestDir)) if (old.endsWith(".svg")) await rm(path.join(latestDir, old));
+for (const [i, site] of result.scenario.sites.entries()) {
+  const siteResult = result.sites[i];
+  if (!siteResult) continue;
+  const svg = await siteChartSvg(site, siteResult, result.stepS);
+  await writeFile(path.join(chartDir, `${site.id}.svg`), svg);
+  await writeFile(path.join(latestDir, `${site.id}.svg`), svg);
+}
+const rel = (p: string) => path.relative(process.cwd(), p);
+console.log(`\nJSON: ${rel(jsonFile)}\nCharts: ${rel(chartDir)}/*.svg (latest in ${rel(latestDir)}/)`);
