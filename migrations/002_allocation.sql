@@ -218,6 +218,9 @@ BEGIN
     JOIN sites st ON st.site_id = sp.site_id
     WHERE sp.site_id = ANY (p_sites) AND sp.limited_by <> 'NOT_ADMITTED'
       AND sp.commanded_at + make_interval(secs => st.deviation_grace_s) <= t
+      -- Judged on a meter value taken after the grace period: a sample from before the command
+      -- (or from the seconds the charger needs to follow it) says nothing about compliance.
+      AND s.sampled_ts >= sp.commanded_at + make_interval(secs => st.deviation_grace_s)
       AND abs(s.current_power_kw::numeric - sp.commanded_kw) > st.deviation_threshold_kw::numeric
   ),
   cleared AS (

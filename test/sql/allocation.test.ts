@@ -197,8 +197,11 @@ describe("time: deviation grace, session timeout, stale data", () => {
     await setClock(t.pool, at(10));
     await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 20, ts: at(10) }]);
     expect(await activeAlerts(t.pool, site)).toEqual([]);
+    // The grace period is over, but the newest meter value predates its end: no judgement yet.
     await setClock(t.pool, at(40));
     await t.pool.query("SELECT recompute_due_sites()");
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 20, ts: at(40) }]);
     expect(await activeAlerts(t.pool, site)).toEqual([`SETPOINT_DEVIATION:${s("a")}`]);
     await samples(t.pool, [{ session: s("a"), site, rated: 22, current: 9.5, ts: at(41) }]);
     expect(await activeAlerts(t.pool, site)).toEqual([]);
