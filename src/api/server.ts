@@ -2,7 +2,7 @@
 // access rules of SPEC §7: a key on every request, a rate limit per key, bounded documents.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { type ExecutionArgs, NoSchemaIntrospectionCustomRule } from "graphql";
+import { type ExecutionArgs, NoSchemaIntrospectionCustomRule, visit } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
@@ -59,6 +59,36 @@ function codeVariableErrors(): Plugin {
   };
 }
 
+const hasNul = (value: unknown): boolean =>
+  typeof value === "string"
+    ? value.includes("\u0000")
+    : Array.isArray(value)
+      ? value.some(hasNul)
+      : value !== null && typeof value === "object" && Object.values(value).some(hasNul);
+
+/** PostgreSQL text cannot hold NUL: refuse it as bad input anywhere, before any resolver runs. */
+function rejectNulCharacters(): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      let inDocument = false;
+      visit(args.document, {
+        StringValue(node) {
+          if (node.value.includes("\u0000")) inDocument = true;
+        },
+      });
+      if (inDocument || hasNul(args.variableValues)) {
+        setResultAndStopExecution({
+          errors: [
+            createGraphQLError("Invalid input: strings must not contain NUL (\\u0000) characters", {
+              extensions: { code: "BAD_USER_INPUT" },
+            }),
+          ],
+        });
+      }
+    },
+  };
+}
+
 function noIntrospection(): Plugin {
   return {
     onValidate({ addValidationRule }) {
@@ -89,6 +119,7 @@ export function createGraphQLYoga(services: Services, config: Config, metrics: M
       }),
       ...(config.introspection ? [] : [noIntrospection()]),
       codeVariableErrors(),
+      rejectNulCharacters(),
       metricsPlugin(metrics),
     ],
   });

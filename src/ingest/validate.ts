@@ -62,6 +62,8 @@ const DAY_MS = 86_400_000;
 const OBSERVATION_LEAD_MS = 2 * DAY_MS;
 /** Schedules (tariff intervals, DR windows) may be published this far ahead. */
 const SCHEDULE_LEAD_MS = 400 * DAY_MS;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find them
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 type Raw = Readonly<Record<string, unknown>>;
@@ -83,8 +85,10 @@ class Reader {
     const value = this.raw[field];
     if (value === undefined || value === null || value === "") return this.fail(field, "is required") ?? "";
     if (typeof value !== "string") return this.fail(field, "must be a string") ?? "";
-    if (value.trim() !== value || value.length > MAX_ID_LENGTH) {
-      return this.fail(field, `must be 1-${MAX_ID_LENGTH} characters without surrounding spaces`) ?? "";
+    if (value.trim() !== value || value.length > MAX_ID_LENGTH || CONTROL_CHARACTERS.test(value)) {
+      return (
+        this.fail(field, `must be 1-${MAX_ID_LENGTH} characters without surrounding spaces or control characters`) ?? ""
+      );
     }
     return value;
   }
@@ -92,8 +96,10 @@ class Reader {
   optionalString(field: string): string | null {
     const value = this.raw[field];
     if (value === undefined || value === null) return null;
-    if (typeof value !== "string" || value.length > MAX_ID_LENGTH) {
-      return this.fail(field, `must be a string of at most ${MAX_ID_LENGTH} characters`) ?? null;
+    if (typeof value !== "string" || value.length > MAX_ID_LENGTH || CONTROL_CHARACTERS.test(value)) {
+      return (
+        this.fail(field, `must be a string of at most ${MAX_ID_LENGTH} characters without control characters`) ?? null
+      );
     }
     return value;
   }

@@ -184,3 +184,14 @@ for (const mutation of MUTATIONS) {
     );
   }, 60_000);
 }
+
+test("NUL characters are bad input everywhere, in variables and in the document", async () => {
+  for (const [query, variables] of [
+    [`query ($id: ID!) { site(id: $id) { id } }`, { id: "a\u0000b" }],
+    [`{ sessions(siteId: "x\\u0000") { id } }`, undefined],
+    [`mutation ($v: SiteConfigInput!) { configureSite(input: $v) { id } }`, { v: { siteId: "\u0000" } }],
+  ] as const) {
+    const r = await t.gql(query, variables);
+    expect(r.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  }
+});
