@@ -44,7 +44,9 @@ export function ensureBroker(): string[] {
   mkdirSync(path.join(ROOT, ".kafka"), { recursive: true });
   const script = path.join(ROOT, "scripts/kafka-up.sh");
   const lock = path.join(ROOT, ".kafka/up.lock");
-  const [command, args] = onPath("flock") ? ["flock", [lock, "bash", script]] : ["bash", [script]];
+  // -o: the broker started in the background must not inherit the lock, or every later caller
+  // waits for the broker to exit.
+  const [command, args] = onPath("flock") ? ["flock", ["-o", lock, "bash", script]] : ["bash", [script]];
   try {
     execFileSync(command as string, args as string[], {
       cwd: ROOT,
