@@ -35,8 +35,15 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     pool,
     db,
     async drop() {
+      // Replication slots pin a database and outlive the streams that used them: give their
+      // walsenders up to 10 s to go, then drop the slots before the database itself.
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const { rows } = await pool.query("SELECT 1 FROM pg_replication_slots WHERE database = $1 AND active", [name]);
+        if (rows.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       await db.destroy();
-      // Replication slots pin a database; drop them before the database itself.
       await adminQuery(
         `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '${name}' AND NOT active`,
       ).catch(() => {});

@@ -4,7 +4,6 @@
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
-import { commandSlotName } from "../../src/kafka/command-publisher.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { at, setClock, T0 } from "../helpers/events.js";
@@ -108,22 +107,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     await second?.stop().catch(() => {});
     await app?.stop().catch(() => {});
     await admin?.disconnect().catch(() => {});
-    if (db) {
-      // The durable slot outlives the app: drop it once its walsender is gone.
-      const slot = commandSlotName(db.name);
-      await until(
-        async () => {
-          const { rows } = await db.pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [slot]);
-          return rows.length === 0 || rows[0].active === false;
-        },
-        10_000,
-        "the command slot to become inactive",
-      ).catch(() => {});
-      await db.pool
-        .query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", [slot])
-        .catch(() => {});
-      await db.drop();
-    }
+    await db?.drop(); // also drops the durable command slot
   }, 60_000);
 
   test("joins its group, takes the command leadership and reports ready", async () => {

@@ -6,7 +6,6 @@ import { createServer } from "node:net";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
-import { commandSlotName } from "../../src/kafka/command-publisher.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { at, setClock, T0 } from "../helpers/events.js";
 import {
@@ -117,21 +116,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
     }
     await producer?.disconnect().catch(() => {});
     await admin?.disconnect().catch(() => {});
-    if (db) {
-      const slot = commandSlotName(db.name);
-      await until(
-        async () => {
-          const { rows } = await db.pool.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [slot]);
-          return rows.length === 0 || rows[0].active === false;
-        },
-        10_000,
-        "the command slot to become inactive",
-      ).catch(() => {});
-      await db.pool
-        .query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1", [slot])
-        .catch(() => {});
-      await db.drop();
-    }
+    await db?.drop(); // also drops the durable command slot
   }, 60_000);
 
   test("SIGKILL while ingesting, then restart: every command on the topic, no raw row twice, none missing", async () => {
