@@ -11,8 +11,6 @@ export interface Access {
   readonly keyId: string;
 }
 
-export const FULL_ACCESS: Access = Object.freeze({ role: "admin", sites: null, keyId: "internal" });
-
 export type Operation = "query" | "subscribe" | "ingest" | "configure" | "admin";
 
 const ALLOWED: Record<Role, readonly Operation[]> = {

@@ -1,4 +1,4 @@
-import { canSeeSite, requireOperation, siteScope } from "../access/access.js";
+import { requireOperation, requireSite, siteScope } from "../access/access.js";
 import { findSetpoints } from "../allocation/allocation.repository.js";
 import type { SetpointRow } from "../allocation/models.js";
 import { builder } from "../graphql/builder.js";
@@ -81,7 +81,7 @@ builder.subscriptionField("setpointChanged", (t) =>
     subscribe: (_root, args, ctx) => {
       requireOperation(ctx.access, "subscribe");
       const siteId = args.siteId?.toString() ?? null;
-      if (siteId !== null && !canSeeSite(ctx.access, siteId)) siteScope(ctx.access, siteId);
+      if (siteId !== null) requireSite(ctx.access, siteId);
       return ctx.fanout.subscribe("command", { siteId, allowedSites: ctx.access.sites });
     },
     resolve: (event) => setpointFromCommand(event),
