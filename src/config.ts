@@ -1,12 +1,13 @@
 // The environment, parsed once at start-up. Every problem names the variable and what was wrong.
 import path from "node:path";
+import { ROLES, type Role } from "./domain.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export type NodeEnv = "development" | "production" | "test";
 
 export interface ApiKeySpec {
   readonly key: string;
-  readonly role: "admin" | "ingest" | "cpms" | "reader";
+  readonly role: Role;
   readonly sites: readonly string[] | null;
 }
 
@@ -48,7 +49,6 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const NODE_ENVS: readonly NodeEnv[] = ["development", "production", "test"];
-const ROLES: readonly ApiKeySpec["role"][] = ["admin", "ingest", "cpms", "reader"];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -106,7 +106,7 @@ export function parseApiKeys(raw: string | undefined): ApiKeySpec[] | null {
     if (!key || key.length < 8) {
       throw new ConfigError("API_KEYS", `entry ${index + 1}: the key must be at least 8 characters`);
     }
-    if (!role || !ROLES.includes(role as ApiKeySpec["role"])) {
+    if (!role || !(ROLES as readonly string[]).includes(role)) {
       throw new ConfigError(
         "API_KEYS",
         `entry ${index + 1}: role must be one of ${ROLES.join(", ")}, got "${role ?? ""}"`,

@@ -1,7 +1,8 @@
 // Who is asking (SPEC §7): a role and, optionally, the sites the key is limited to.
 import { forbidden } from "../api/errors.js";
+import type { Role } from "../domain.js";
 
-export type Role = "admin" | "ingest" | "cpms" | "reader";
+export type { Role };
 
 export interface Access {
   readonly role: Role;

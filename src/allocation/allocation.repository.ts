@@ -2,6 +2,7 @@
 // The rule itself lives in SQL (migrations/002_allocation.sql); this only asks for its results.
 import { sql } from "kysely";
 import type { Db } from "../db/pool.js";
+import type { PriceTier } from "../domain.js";
 import type { AlertRow, AllocationPolicy, SessionRow, SetpointRow, SiteRow } from "./models.js";
 
 const setpointColumns = [
@@ -103,7 +104,7 @@ export async function countActiveSessions(db: Db, siteIds: readonly string[]): P
 export interface SiteSettings {
   policy?: AllocationPolicy;
   minRateKw?: number;
-  priceTierFactors?: Partial<Record<"OFF_PEAK" | "MID_PEAK" | "ON_PEAK" | "CRITICAL_PEAK", number>>;
+  priceTierFactors?: Partial<Record<PriceTier, number>>;
   deviationThresholdKw?: number;
   deviationGraceSeconds?: number;
   deadbandKw?: number;

@@ -1,13 +1,3 @@
-// Glossary
-//   site       a grid connection: a contracted demand limit, a building and many charging sessions
-//   session    one EV plugged into one connector, reporting meter values (session samples)
-//   setpoint   the kW a session may draw now (the allocation rule's output, SPEC §3)
-//   command    a setpoint change the CPMS must act on (outbox row, Kafka message, subscription event)
-//   cap (C)    the hard EV capacity of a site: demand limit minus building load, curtailed by DR
-//   target (T) the soft amount to hand out: C times the price tier's factor
-//   tier       OFF_PEAK, MID_PEAK, ON_PEAK or CRITICAL_PEAK: the price interval in force
-//   DR event   a utility demand-response curtailment in force for a time window
-//
 // Kysely's view of the tables in migrations/. test/db-types.test.ts fails when they drift apart.
 import type { ColumnType, Generated } from "kysely";
 
@@ -15,23 +5,9 @@ type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Created = ColumnType<Date, Date | string | undefined, Date | string>;
 type Int8 = ColumnType<string, number | bigint | string, number | bigint | string>;
 
-export type Source = "graphql" | "kafka";
-export type PriceTier = "OFF_PEAK" | "MID_PEAK" | "ON_PEAK" | "CRITICAL_PEAK";
-export type AllocationPolicy = "WATER_FILL" | "EQUAL_SHARE";
-export type SetpointLimit =
-  | "RATED_POWER"
-  | "MIN_RATE"
-  | "NOT_ADMITTED"
-  | "PRICE_TIER"
-  | "DEMAND_RESPONSE"
-  | "SITE_LIMIT";
-export type AlertType =
-  | "SETPOINT_DEVIATION"
-  | "SITE_OVER_DEMAND"
-  | "CAPACITY_SHORTFALL"
-  | "STALE_SITE_DATA"
-  | "SITE_DATA_MISSING";
-export type AlertStatus = "ACTIVE" | "CLEARED";
+export type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit, Source } from "../domain.js";
+
+import type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit, Source } from "../domain.js";
 
 interface KafkaOrigin {
   source: Source;

@@ -1,6 +1,6 @@
 // Validation of the four input streams and session ends (SPEC §2). One code path for GraphQL and
 // Kafka: both hand a camelCase record here and get a typed event or the list of problems.
-import type { PriceTier } from "../db/types.js";
+import { PRICE_TIERS, type PriceTier } from "../domain.js";
 
 export interface Issue {
   readonly field: string;
@@ -51,8 +51,6 @@ export interface DemandResponseSignal {
   eventEndTs: Date;
   signalTs: Date;
 }
-
-export const PRICE_TIERS: readonly PriceTier[] = ["OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"];
 
 const MAX_ID_LENGTH = 200;
 const MAX_POWER_KW = 1_000_000;
@@ -177,7 +175,7 @@ class Reader {
 
   tier(field: string): PriceTier {
     const value = this.raw[field];
-    if (!PRICE_TIERS.includes(value as PriceTier)) {
+    if (!(PRICE_TIERS as readonly unknown[]).includes(value)) {
       return this.fail(field, `must be one of ${PRICE_TIERS.join(", ")}`) ?? "OFF_PEAK";
     }
     return value as PriceTier;
