@@ -2,9 +2,10 @@
 import DataLoader from "dataloader";
 import type { Logger } from "pino";
 import type { Access } from "./access/access.js";
-import { countActiveSessions, findSetpoints } from "./allocation/allocation.repository.js";
-import type { SetpointRow } from "./allocation/models.js";
 import type { Db } from "./db/pool.js";
+import { countActiveSessions } from "./sessions/sessions.repository.js";
+import type { SetpointRow } from "./setpoints/setpoints.js";
+import { findSetpoints } from "./setpoints/setpoints.repository.js";
 import type { Fanout } from "./stream/fanout.js";
 
 export interface Loaders {

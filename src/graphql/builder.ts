@@ -1,15 +1,17 @@
-// The one schema builder: plugins and scalars only. Types live with their domain in src/api/.
+// The one schema builder: plugins and scalars only. Types live with their domain in src/<domain>/.
 import SchemaBuilder from "@pothos/core";
 import { createGraphQLError } from "graphql-yoga";
 import type { AppContext } from "../context.js";
 
-export const builder = new SchemaBuilder<{
+export interface SchemaTypes {
   Context: AppContext;
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: string; Output: Date | string };
   };
-}>({
+}
+
+export const builder = new SchemaBuilder<SchemaTypes>({
   defaultFieldNullability: false,
 });
 

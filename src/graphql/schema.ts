@@ -1,11 +1,11 @@
 // Every domain module registers its types on the builder; importing them here builds the schema.
-import "../api/sites.schema.js";
-import "../api/sessions.schema.js";
-import "../api/setpoints.schema.js";
-import "../api/alerts.schema.js";
-import "../api/signals.schema.js";
-import "../api/keys.schema.js";
-import "../api/clock.schema.js";
+import "../sites/sites.schema.js";
+import "../sessions/sessions.schema.js";
+import "../setpoints/setpoints.schema.js";
+import "../alerts/alerts.schema.js";
+import "../signals/signals.schema.js";
+import "../keys/keys.schema.js";
+import "../clock/clock.schema.js";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 

@@ -14,7 +14,7 @@ import {
   type SessionSample,
   type SiteDemand,
 } from "../ingest/validate.js";
-import type { SetpointCommandEvent } from "../stream/events.js";
+import { camelToSnake, snakeToCamel } from "../lib/case.js";
 
 export type StreamKind = "sessionSamples" | "siteDemand" | "priceSignals" | "drSignals";
 
@@ -70,14 +70,6 @@ const FIELDS: readonly string[] = [
 const FIELD_PATTERN = new RegExp(`\\b(${FIELDS.join("|")})\\b`, "g");
 const SNAKE_KEY = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const MAX_REASON_LENGTH = 2000;
-
-export function snakeToCamel(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-export function camelToSnake(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
 
 /** The validator speaks camelCase; a Kafka producer wrote snake_case. */
 function snakeText(text: string): string {
@@ -145,39 +137,4 @@ export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
 }
 
-/** The JSON value of a command on the command topic (SPEC §5). */
-export interface CommandMessage {
-  command_id: string;
-  session_id: string;
-  charge_point_id: string;
-  connector_id: number;
-  site_id: string;
-  setpoint_kw: number;
-  previous_kw: number | null;
-  limited_by: string;
-  price_tier: string;
-  curtailment_pct: number;
-  rated_power_kw: number;
-  current_power_kw: number | null;
-  soc_pct: number | null;
-  command_ts: string;
-}
-
-export function commandMessage(event: SetpointCommandEvent): CommandMessage {
-  return {
-    command_id: event.commandId,
-    session_id: event.sessionId,
-    charge_point_id: event.chargePointId,
-    connector_id: event.connectorId,
-    site_id: event.siteId,
-    setpoint_kw: event.setpointKw,
-    previous_kw: event.previousKw,
-    limited_by: event.limitedBy,
-    price_tier: event.priceTier,
-    curtailment_pct: event.curtailmentPct,
-    rated_power_kw: event.ratedPowerKw,
-    current_power_kw: event.currentPowerKw,
-    soc_pct: event.socPct,
-    command_ts: event.commandTs.toISOString(),
-  };
-}
+export { type CommandMessage, commandMessage } from "../setpoints/command.js";

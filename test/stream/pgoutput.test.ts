@@ -1,8 +1,9 @@
 // The protocol pieces without a server: LSNs, the pgoutput decoder (including the old-tuple and
 // unchanged-TOAST cases the live tests do not reach), CopyBoth framing and status updates.
 import { describe, expect, test } from "vitest";
+import { alertFromRow } from "../../src/alerts/alerts.js";
 import { compareLsn, formatLsn, parseLsn } from "../../src/stream/lsn.js";
-import { alertEvent, toChangeEvent } from "../../src/stream/mapping.js";
+import { toChangeEvent } from "../../src/stream/mapping.js";
 import { dateToPgTimestamp, PgOutputDecoder, parseTimestamp, parseValue } from "../../src/stream/pgoutput.js";
 import { parseCopyBothMessage, standbyStatusUpdate } from "../../src/stream/replication-reader.js";
 
@@ -159,7 +160,7 @@ describe("pgoutput decoder", () => {
     expect(upd.tag).toBe("update");
     if (upd.tag !== "update") return;
     expect(upd.old?.status).toBe("ACTIVE");
-    const ev = alertEvent(upd.new);
+    const ev = alertFromRow(upd.new);
     expect(ev).toMatchObject({
       status: "CLEARED",
       message: "long message",

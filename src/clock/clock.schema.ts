@@ -2,8 +2,8 @@
 // demos, refused unless the service was started with ALLOW_CLOCK_CONTROL=true.
 import { sql } from "kysely";
 import { requireOperation } from "../access/access.js";
+import { badUserInput, forbidden } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
-import { badUserInput, forbidden } from "./errors.js";
 
 interface ClockModel {
   now: Date;

@@ -1,14 +1,52 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { findSetpoints } from "../allocation/allocation.repository.js";
-import type { SetpointRow } from "../allocation/models.js";
-import { builder } from "../graphql/builder.js";
-import type { SetpointCommandEvent } from "../stream/events.js";
-import { PriceTierEnum, SetpointLimitEnum } from "./enums.js";
+import { builder, type SchemaTypes } from "../graphql/builder.js";
+import { PriceTierEnum, SetpointLimitEnum } from "../graphql/enums.js";
+import { COMMAND_FIELDS, type CommandField, type FieldSpec, type SetpointCommand } from "./command.js";
+import type { SetpointRow } from "./setpoints.js";
+import { findSetpoints } from "./setpoints.repository.js";
 
-/** A setpoint row, or a command from the change stream (which carries its command id). */
-export type SetpointModel = SetpointRow & { command_id?: string; previous_kw?: number | null };
+/** A setpoint row, or a command from the change stream (which carries the command itself). */
+export type SetpointModel = SetpointRow & { command?: SetpointCommand };
 
-export function setpointFromCommand(event: SetpointCommandEvent): SetpointModel {
+type CommandFieldBuilder = PothosSchemaTypes.ObjectFieldBuilder<
+  PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>,
+  SetpointCommand
+>;
+
+/** One GraphQL field per public command field (COMMAND_FIELDS is the single definition). */
+function commandField(t: CommandFieldBuilder, field: CommandField, spec: FieldSpec) {
+  const options = { nullable: spec.nullable ?? false, description: spec.description };
+  // The field name is a key of SetpointCommand whose value matches spec.type (checked by COMMAND_FIELDS).
+  const key = field as never;
+  switch (spec.type) {
+    case "id":
+      return t.exposeID(key, options);
+    case "string":
+      return t.exposeString(key, options);
+    case "int":
+      return t.exposeInt(key, options);
+    case "float":
+      return t.exposeFloat(key, options);
+    case "timestamp":
+      return t.field({ type: "DateTime", ...options, resolve: (c) => c[field] as Date });
+    case "limit":
+      return t.field({ type: SetpointLimitEnum, ...options, resolve: (c) => c.limitedBy });
+    case "tier":
+      return t.field({ type: PriceTierEnum, ...options, resolve: (c) => c.priceTier });
+  }
+}
+
+export const SetpointCommandRef = builder.objectRef<SetpointCommand>("SetpointCommand").implement({
+  description: "A setpoint change the CPMS must act on, as sent on Kafka (in camelCase).",
+  fields: (t) =>
+    Object.fromEntries(
+      (Object.entries(COMMAND_FIELDS) as [CommandField, FieldSpec][])
+        .filter(([, spec]) => !spec.internal)
+        .map(([field, spec]) => [field, commandField(t, field, spec)]),
+    ),
+});
+
+export function setpointFromCommand(event: SetpointCommand): SetpointModel {
   return {
     session_id: event.sessionId,
     site_id: event.siteId,
@@ -24,8 +62,7 @@ export function setpointFromCommand(event: SetpointCommandEvent): SetpointModel 
     rated_power_kw: event.ratedPowerKw,
     current_power_kw: event.currentPowerKw,
     soc_pct: event.socPct,
-    command_id: event.commandId,
-    previous_kw: event.previousKw,
+    command: event,
   };
 }
 
@@ -46,18 +83,24 @@ export const SetpointRef = builder.objectRef<SetpointModel>("Setpoint").implemen
     ratedPowerKw: t.exposeFloat("rated_power_kw"),
     currentPowerKw: t.exposeFloat("current_power_kw", { nullable: true }),
     socPct: t.exposeFloat("soc_pct", { nullable: true }),
-    priceTier: t.field({ type: PriceTierEnum, resolve: (s) => s.price_tier as typeof PriceTierEnum.$inferType }),
+    priceTier: t.field({ type: PriceTierEnum, resolve: (s) => s.price_tier }),
     curtailmentPct: t.exposeFloat("curtailment_pct"),
     updatedAt: t.field({ type: "DateTime", resolve: (s) => s.updated_at }),
     commandId: t.id({
       nullable: true,
       description: "On setpointChanged events: the command's unique id, for de-duplication",
-      resolve: (s) => s.command_id ?? null,
+      resolve: (s) => s.command?.commandId ?? null,
     }),
     previousKw: t.float({
       nullable: true,
       description: "On setpointChanged events: the previous command",
-      resolve: (s) => s.previous_kw ?? null,
+      resolve: (s) => s.command?.previousKw ?? null,
+    }),
+    command: t.field({
+      type: SetpointCommandRef,
+      nullable: true,
+      description: "On setpointChanged events: the command itself",
+      resolve: (s) => s.command ?? null,
     }),
   }),
 });

@@ -1,23 +1,8 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { findAlerts } from "../allocation/allocation.repository.js";
-import type { AlertRow } from "../allocation/models.js";
 import { builder } from "../graphql/builder.js";
-import type { AlertEvent } from "../stream/events.js";
-import { AlertStatusEnum, AlertTypeEnum } from "./enums.js";
-
-export function alertFromEvent(event: AlertEvent): AlertRow {
-  return {
-    id: event.id,
-    type: event.type as AlertRow["type"],
-    site_id: event.siteId,
-    session_id: event.sessionId,
-    status: event.status,
-    raised_at: event.raisedAt,
-    updated_at: event.updatedAt,
-    cleared_at: event.clearedAt,
-    message: event.message,
-  };
-}
+import { AlertStatusEnum, AlertTypeEnum } from "../graphql/enums.js";
+import { type AlertRow, alertRowFromEvent } from "./alerts.js";
+import { findAlerts } from "./alerts.repository.js";
 
 export const AlertRef = builder.objectRef<AlertRow>("Alert").implement({
   fields: (t) => ({
@@ -58,6 +43,6 @@ builder.subscriptionField("alertChanged", (t) =>
       if (siteId !== null) requireSite(ctx.access, siteId);
       return ctx.fanout.subscribe("alert", { siteId, allowedSites: ctx.access.sites });
     },
-    resolve: (event) => alertFromEvent(event),
+    resolve: (event) => alertRowFromEvent(event),
   }),
 );

@@ -1,8 +1,8 @@
 // Admin management of database API keys. A key is returned once, at creation; only its hash is kept.
 import { requireOperation } from "../access/access.js";
 import { createApiKey } from "../access/keys.js";
+import { badUserInput, notFound } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
-import { badUserInput, notFound } from "./errors.js";
 
 const RoleEnum = builder.enumType("Role", { values: ["admin", "ingest", "cpms", "reader"] as const });
 

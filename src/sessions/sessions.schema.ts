@@ -1,11 +1,11 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { findSessions } from "../allocation/allocation.repository.js";
-import type { SessionRow } from "../allocation/models.js";
+import { badUserInput, notFound } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
 import { insertSessionEnd, insertSessionSamples } from "../ingest/ingest.repository.js";
 import { checkBatch, checkSessionEnd, checkSessionSample } from "../ingest/validate.js";
-import { badUserInput, notFound } from "./errors.js";
-import { SetpointRef } from "./setpoints.schema.js";
+import { SetpointRef } from "../setpoints/setpoints.schema.js";
+import type { SessionRow } from "./sessions.js";
+import { findSessions } from "./sessions.repository.js";
 
 export const ChargingSessionRef = builder.objectRef<SessionRow>("ChargingSession").implement({
   fields: (t) => ({

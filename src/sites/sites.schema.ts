@@ -1,13 +1,14 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { configureSite, findSessions, findSites } from "../allocation/allocation.repository.js";
-import type { SiteRow } from "../allocation/models.js";
+import { badUserInput, notFound } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
+import { AllocationPolicyEnum, PriceTierEnum } from "../graphql/enums.js";
 import { insertSiteDemand } from "../ingest/ingest.repository.js";
 import { checkSiteDemand, type Issue } from "../ingest/validate.js";
-import { AllocationPolicyEnum, PriceTierEnum } from "./enums.js";
-import { badUserInput, notFound } from "./errors.js";
-import { ChargingSessionRef } from "./sessions.schema.js";
-import { SetpointRef } from "./setpoints.schema.js";
+import { findSessions } from "../sessions/sessions.repository.js";
+import { ChargingSessionRef } from "../sessions/sessions.schema.js";
+import { SetpointRef } from "../setpoints/setpoints.schema.js";
+import type { SiteRow } from "./sites.js";
+import { configureSite, findSites } from "./sites.repository.js";
 
 const PriceTierFactorsRef = builder.objectRef<SiteRow>("PriceTierFactors").implement({
   fields: (t) => ({

@@ -1,8 +1,9 @@
 // Price signals and demand-response dispatches.
 import { requireOperation, requireSite } from "../access/access.js";
-import { findDrEvent, findPriceInterval } from "../allocation/allocation.repository.js";
-import type { PriceTier } from "../allocation/models.js";
+import { badUserInput } from "../api/errors.js";
+import type { PriceTier } from "../domain.js";
 import { builder } from "../graphql/builder.js";
+import { PriceTierEnum } from "../graphql/enums.js";
 import { insertDemandResponse, insertPriceSignals } from "../ingest/ingest.repository.js";
 import {
   checkDemandResponse,
@@ -10,8 +11,7 @@ import {
   type DemandResponseSignal,
   type PriceSignal,
 } from "../ingest/validate.js";
-import { PriceTierEnum } from "./enums.js";
-import { badUserInput } from "./errors.js";
+import { findDrEvent, findPriceInterval } from "./signals.repository.js";
 
 const PriceSignalRef = builder.objectRef<PriceSignal>("PriceSignal").implement({
   description: "A price interval as stored (a later signal for the same tariff and start replaces it).",

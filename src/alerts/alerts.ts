@@ -1,0 +1,56 @@
+// An alert, defined once: the alerts row, the change event the stream carries for it, and the
+// mappings between them (the GraphQL Alert type shows the row).
+import type { Selectable } from "kysely";
+import type { AlertsTable } from "../db/types.js";
+import type { AlertStatus, AlertType } from "../domain.js";
+
+export type AlertRow = Selectable<AlertsTable>;
+
+/** The new state of one alerts row (inserted when raised, updated while it holds and on clear). */
+export interface AlertEvent {
+  kind: "alert";
+  /** bigserial, as a string. */
+  id: string;
+  type: AlertType;
+  siteId: string;
+  sessionId: string | null;
+  status: AlertStatus;
+  raisedAt: Date;
+  updatedAt: Date;
+  clearedAt: Date | null;
+  message: string;
+}
+
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+
+/** A decoded alerts row (from the change stream) as an event. */
+export function alertFromRow(row: Readonly<Record<string, unknown>>): AlertEvent {
+  return {
+    kind: "alert",
+    id: String(row.id ?? ""),
+    type: String(row.type ?? "") as AlertType,
+    siteId: String(row.site_id ?? ""),
+    sessionId: row.session_id == null ? null : String(row.session_id),
+    status: row.status === "CLEARED" ? "CLEARED" : "ACTIVE",
+    raisedAt: date(row.raised_at),
+    updatedAt: date(row.updated_at),
+    clearedAt: row.cleared_at == null ? null : date(row.cleared_at),
+    // Never TOASTed in practice (a short formatted sentence); an unchanged TOAST value would be
+    // undefined here because alerts keep the default replica identity.
+    message: String(row.message ?? ""),
+  };
+}
+
+export function alertRowFromEvent(event: AlertEvent): AlertRow {
+  return {
+    id: event.id,
+    type: event.type,
+    site_id: event.siteId,
+    session_id: event.sessionId,
+    status: event.status,
+    raised_at: event.raisedAt,
+    updated_at: event.updatedAt,
+    cleared_at: event.clearedAt,
+    message: event.message,
+  };
+}

@@ -1,0 +1,37 @@
+// Sessions: the current state of each session, maintained by the ingest triggers.
+import type { Db } from "../db/pool.js";
+import type { SessionRow } from "./sessions.js";
+
+export async function findSessions(
+  db: Db,
+  filter: { siteIds?: readonly string[]; sessionIds?: readonly string[]; activeOnly: boolean },
+): Promise<SessionRow[]> {
+  let query = db
+    .selectFrom("sessions")
+    .selectAll()
+    .orderBy("site_id")
+    .orderBy("session_start_ts")
+    .orderBy("session_id");
+  if (filter.siteIds) {
+    if (filter.siteIds.length === 0) return [];
+    query = query.where("site_id", "in", filter.siteIds);
+  }
+  if (filter.sessionIds) {
+    if (filter.sessionIds.length === 0) return [];
+    query = query.where("session_id", "in", filter.sessionIds);
+  }
+  if (filter.activeOnly) query = query.where("ended_at", "is", null);
+  return query.execute();
+}
+
+export async function countActiveSessions(db: Db, siteIds: readonly string[]): Promise<Map<string, number>> {
+  if (siteIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("sessions")
+    .select(["site_id", db.fn.countAll<string>().as("n")])
+    .where("site_id", "in", siteIds)
+    .where("ended_at", "is", null)
+    .groupBy("site_id")
+    .execute();
+  return new Map(rows.map((r) => [r.site_id, Number(r.n)]));
+}

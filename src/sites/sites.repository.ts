@@ -1,0 +1,51 @@
+// Sites: their current state (maintained by the allocation SQL) and their settings.
+import { sql } from "kysely";
+import type { Db } from "../db/pool.js";
+import type { AllocationPolicy, PriceTier } from "../domain.js";
+import type { SiteRow } from "./sites.js";
+
+export async function findSites(db: Db, siteIds?: readonly string[]): Promise<SiteRow[]> {
+  let query = db.selectFrom("sites").selectAll().orderBy("site_id");
+  if (siteIds) {
+    if (siteIds.length === 0) return [];
+    query = query.where("site_id", "in", siteIds);
+  }
+  return query.execute();
+}
+
+export interface SiteSettings {
+  policy?: AllocationPolicy;
+  minRateKw?: number;
+  priceTierFactors?: Partial<Record<PriceTier, number>>;
+  deviationThresholdKw?: number;
+  deviationGraceSeconds?: number;
+  deadbandKw?: number;
+  sessionTimeoutSeconds?: number;
+  staleTimeoutSeconds?: number;
+}
+
+/** Creates the site if needed and applies the settings; the settings trigger recomputes it. */
+export async function configureSite(db: Db, siteId: string, settings: SiteSettings): Promise<SiteRow> {
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT lock_sites(ARRAY[${siteId}]::text[])`.execute(trx);
+    const f = settings.priceTierFactors ?? {};
+    const changes = {
+      policy: settings.policy,
+      min_rate_kw: settings.minRateKw,
+      factor_off_peak: f.OFF_PEAK,
+      factor_mid_peak: f.MID_PEAK,
+      factor_on_peak: f.ON_PEAK,
+      factor_critical_peak: f.CRITICAL_PEAK,
+      deviation_threshold_kw: settings.deviationThresholdKw,
+      deviation_grace_s: settings.deviationGraceSeconds,
+      deadband_kw: settings.deadbandKw,
+      session_timeout_s: settings.sessionTimeoutSeconds,
+      stale_timeout_s: settings.staleTimeoutSeconds,
+    };
+    const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    if (Object.keys(defined).length > 0) {
+      await trx.updateTable("sites").set(defined).where("site_id", "=", siteId).execute();
+    }
+    return trx.selectFrom("sites").selectAll().where("site_id", "=", siteId).executeTakeFirstOrThrow();
+  });
+}
