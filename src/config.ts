@@ -1,6 +1,7 @@
 // The environment, parsed once at start-up. Every problem names the variable and what was wrong.
 import path from "node:path";
 import { ROLES, type Role } from "./domain.js";
+import { INPUT_STREAMS, STREAM_KINDS, type StreamKind } from "./ingest/streams.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export type NodeEnv = "development" | "production" | "test";
@@ -32,13 +33,8 @@ export interface Config {
   readonly allowClockControl: boolean;
 }
 
-export interface KafkaTopics {
-  readonly sessionSamples: string;
-  readonly siteDemand: string;
-  readonly priceSignals: string;
-  readonly drSignals: string;
-  readonly setpointCommands: string;
-}
+/** One topic per input stream (named by the stream registry), and the command topic. */
+export type KafkaTopics = { readonly [K in StreamKind]: string } & { readonly setpointCommands: string };
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -167,10 +163,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dataDir: path.resolve(cwd, nonEmpty(env, "DATA_DIR") ?? ".data"),
     kafkaBrokers: parseBrokers(nonEmpty(env, "KAFKA_BROKERS")),
     kafkaTopics: Object.freeze({
-      sessionSamples: parseTopic(env, "KAFKA_TOPIC_SESSIONS", "ocpp.active.sessions"),
-      siteDemand: parseTopic(env, "KAFKA_TOPIC_DEMAND", "bems.site.demand"),
-      priceSignals: parseTopic(env, "KAFKA_TOPIC_PRICES", "tariff.price.signals"),
-      drSignals: parseTopic(env, "KAFKA_TOPIC_DR", "utility.dr.signals"),
+      ...(Object.fromEntries(
+        STREAM_KINDS.map((kind) => [
+          kind,
+          parseTopic(env, INPUT_STREAMS[kind].topicVariable, INPUT_STREAMS[kind].defaultTopic),
+        ]),
+      ) as { [K in StreamKind]: string }),
       setpointCommands: parseTopic(env, "KAFKA_TOPIC_COMMANDS", "ocpp.setpoint.commands"),
     }),
     kafkaGroupId: parseTopic(env, "KAFKA_GROUP_ID", "smart-charging-coordinator"),

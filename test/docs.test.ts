@@ -5,6 +5,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { INPUT_STREAMS, type InputStream, STREAM_KINDS } from "../src/ingest/streams.js";
+import { camelToSnake } from "../src/lib/case.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -119,4 +121,20 @@ describe("documentation links", () => {
     expect(text).not.toContain("../shared");
     expect(text).not.toMatch(/SPEC(\.md| §)/);
   });
+});
+
+describe("the stream registry drives the docs", () => {
+  const kafka = readFileSync(path.join(ROOT, "docs/kafka.md"), "utf8");
+  const configuration = readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8");
+  for (const kind of STREAM_KINDS) {
+    const stream = INPUT_STREAMS[kind] as InputStream<unknown>;
+    test(`${kind}: its topic, topic variable and every field are documented`, () => {
+      expect(kafka).toContain(stream.defaultTopic);
+      expect(configuration).toContain(stream.topicVariable);
+      expect(configuration).toContain(stream.defaultTopic);
+      const fields = [...stream.columns.map((c) => c.name), ...(stream.inputOnlyFields ?? []).map(camelToSnake)];
+      const missing = fields.filter((field) => !kafka.includes(`\`${field}\``));
+      expect(missing, `fields of ${stream.table} missing from docs/kafka.md`).toEqual([]);
+    });
+  }
 });

@@ -1,8 +1,9 @@
 // Seeding a fleet into a scenario database and replaying rounds of samples through the SQL
-// ingest path (insertSessionSamples: one INSERT per batch, the triggers recompute each touched site).
+// ingest path (insertStream: one INSERT per batch, the triggers recompute each touched site).
 import type pg from "pg";
 import type { Db } from "../../src/db/pool.js";
-import { insertSessionSamples, insertSiteDemand } from "../../src/ingest/ingest.repository.js";
+import { insertStream } from "../../src/ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { SessionSample } from "../../src/ingest/validate.js";
 import { chunk, type Fleet, roundSamples, siteDemand, siteId } from "./data.js";
 import { now } from "./stats.js";
@@ -21,10 +22,12 @@ export async function seedFleet(
   const from = options.from ?? 0;
   if (from === 0) await freezeClock(database.pool, fleet);
   if (options.demand !== false) {
-    for (const part of chunk(siteDemand(fleet).slice(from), 10_000)) await insertSiteDemand(database.db, part);
+    for (const part of chunk(siteDemand(fleet).slice(from), 10_000))
+      await insertStream(database.db, INPUT_STREAMS.siteDemand, part);
   }
   const batch = options.batch ?? 10_000;
-  for (const part of chunk(roundSamples(fleet, 0, { from }), batch)) await insertSessionSamples(database.db, part);
+  for (const part of chunk(roundSamples(fleet, 0, { from }), batch))
+    await insertStream(database.db, INPUT_STREAMS.sessionSamples, part);
   await database.pool.query("VACUUM ANALYZE sessions, setpoints, sites");
 }
 
@@ -53,7 +56,7 @@ export async function runBatches(
     if (budget.maxMs !== undefined && now() - start >= budget.maxMs) break;
     const batch = samples.slice(i, i + size);
     const t = now();
-    await insertSessionSamples(db, batch);
+    await insertStream(db, INPUT_STREAMS.sessionSamples, batch);
     latenciesMs.push(now() - t);
     done += batch.length;
     lastSites = [...new Set(batch.map((s) => s.siteId))];

@@ -6,7 +6,8 @@
 // Same database server, same fleet (1,000 sites x 20 sessions), same batches of 1,000 samples,
 // interleaved batch by batch with ours so both see the same machine noise.
 import type pg from "pg";
-import { insertSessionSamples } from "../../src/ingest/ingest.repository.js";
+import { insertStream } from "../../src/ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { SessionSample } from "../../src/ingest/validate.js";
 import { benchEpoch, chunk, type Fleet, roundSamples, siteDemand } from "../lib/data.js";
 import { seedFleet, verifySetpoints } from "../lib/fleet.js";
@@ -113,7 +114,7 @@ export const baselineScenario: Scenario = {
         for (let r = 0; r < rounds; r++) {
           for (const batch of chunk(roundSamples(fleet, round), 1000).slice(0, limit)) {
             let t = now();
-            await insertSessionSamples(database.db, batch);
+            await insertStream(database.db, INPUT_STREAMS.sessionSamples, batch);
             ours.push(now() - t);
             t = now();
             await baselineBatch(client, batch);

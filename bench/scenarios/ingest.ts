@@ -1,4 +1,4 @@
-// 1. Ingest throughput through the SQL path: insertSessionSamples(db, rows) does one INSERT per
+// 1. Ingest throughput through the SQL path: insertStream(db, INPUT_STREAMS.sessionSamples, rows) does one INSERT per
 // batch and the statement-level trigger recomputes every touched site before it returns, so each
 // setpoint is current when the call returns. 1,000 sites x 20 sessions, rounds in natural order.
 import { benchEpoch, chunk, type Fleet, roundSamples } from "../lib/data.js";

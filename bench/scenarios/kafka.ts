@@ -10,7 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import type { KafkaTopics } from "../../src/config.js";
-import { insertSiteDemand } from "../../src/ingest/ingest.repository.js";
+import { insertStream } from "../../src/ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import { benchEpoch, chunk, type Fleet, roundSamples, siteDemand } from "../lib/data.js";
 import { freezeClock, verifySetpoints } from "../lib/fleet.js";
 import type { Row, Scenario } from "../lib/scenario.js";
@@ -115,7 +116,7 @@ export const kafkaScenario: Scenario = {
     let consumer: Consumer | null = null;
     try {
       await freezeClock(database.pool, fleet);
-      await insertSiteDemand(database.db, siteDemand(fleet)); // the sessions arrive over Kafka
+      await insertStream(database.db, INPUT_STREAMS.siteDemand, siteDemand(fleet)); // the sessions arrive over Kafka
       service = await startService(ctx, database, {
         kafkaBrokers: found.brokers,
         kafkaTopics: topics,

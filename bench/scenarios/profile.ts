@@ -14,7 +14,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createDb } from "../../src/db/pool.js";
-import { insertSessionSamples } from "../../src/ingest/ingest.repository.js";
+import { insertStream } from "../../src/ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { BenchCluster, BenchDatabase } from "../lib/cluster.js";
 import { profileCpu } from "../lib/cpu-profile.js";
 import { benchEpoch, type Fleet, roundSamples } from "../lib/data.js";
@@ -112,10 +113,11 @@ async function breakdown(
       return roundSamples(fleet, round.next++, { from, to: from + sitesPerBatch });
     };
     // Past the plan cache's 5 custom-plan tries.
-    for (let i = 0; i < (sitesPerBatch >= 500 ? 6 : 12); i++) await insertSessionSamples(conn.db, batch(i));
+    for (let i = 0; i < (sitesPerBatch >= 500 ? 6 : 12); i++)
+      await insertStream(conn.db, INPUT_STREAMS.sessionSamples, batch(i));
     const lsnBefore = await walLsn(database);
     let t = now();
-    for (let i = 0; i < runs; i++) await insertSessionSamples(conn.db, batch(100 + i));
+    for (let i = 0; i < runs; i++) await insertStream(conn.db, INPUT_STREAMS.sessionSamples, batch(100 + i));
     const wallMs = (now() - t) / runs;
     const walBytes = (await walSince(database, lsnBefore)) / runs;
     await conn.pool.query(
@@ -124,7 +126,7 @@ async function breakdown(
     );
     cluster.logs.length = 0;
     t = now();
-    for (let i = 0; i < runs; i++) await insertSessionSamples(conn.db, batch(200 + i));
+    for (let i = 0; i < runs; i++) await insertStream(conn.db, INPUT_STREAMS.sessionSamples, batch(200 + i));
     const plans = parsePlans(cluster.logs.join(""));
     const byLabel = new Map<string, { ms: number; calls: number; custom: number }>();
     for (const p of plans) {
@@ -181,7 +183,7 @@ function renderBreakdown(b: Breakdown): string {
   return lines.join("\n");
 }
 
-/** EXPLAIN (ANALYZE, BUFFERS) of insertSessionSamples' statement for one batch (rolled back). */
+/** EXPLAIN (ANALYZE, BUFFERS) of the session-sample insert statement for one batch (rolled back). */
 async function explainBatch(database: BenchDatabase, fleet: Fleet, round: number, sites: number): Promise<string> {
   const rows = roundSamples(fleet, round, { from: 300, to: 300 + sites });
   const client = await database.pool.connect();
@@ -340,7 +342,7 @@ export const profileScenario: Scenario = {
         for (const entry of prepared) {
           if (entry.error) continue;
           for (let i = 0; i < (shape.sites >= 500 ? 1 : 8); i++)
-            await insertSessionSamples(entry.conn.db, batch(entry, shape.sites));
+            await insertStream(entry.conn.db, INPUT_STREAMS.sessionSamples, batch(entry, shape.sites));
         }
         for (let turn = 0; turn < shape.turns; turn++) {
           for (const entry of prepared) {
@@ -351,7 +353,7 @@ export const profileScenario: Scenario = {
             for (let i = 0; i < shape.perTurn; i++) {
               const samples = batch(entry, shape.sites);
               const t = now();
-              await insertSessionSamples(entry.conn.db, samples);
+              await insertStream(entry.conn.db, INPUT_STREAMS.sessionSamples, samples);
               list.push(now() - t);
             }
             const wal = await walSince(entry.database, lsn);

@@ -14,7 +14,8 @@
 import { type ChildProcess, fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { insertSessionSamples, insertSiteDemand } from "../../src/ingest/ingest.repository.js";
+import { insertStream } from "../../src/ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { BenchDatabase } from "../lib/cluster.js";
 import { benchEpoch } from "../lib/data.js";
 import { freezeClock } from "../lib/fleet.js";
@@ -90,8 +91,8 @@ export async function seedLoneSession(database: BenchDatabase) {
     evLoadKw: 5,
     measuredTs: new Date(t0.getTime() + k * 1000),
   });
-  await insertSiteDemand(database.db, [demandAt(0, 16)]);
-  await insertSessionSamples(database.db, [
+  await insertStream(database.db, INPUT_STREAMS.siteDemand, [demandAt(0, 16)]);
+  await insertStream(database.db, INPUT_STREAMS.sessionSamples, [
     {
       sessionId: `${SITE}-s000`,
       chargePointId: `${SITE}-cp000`,

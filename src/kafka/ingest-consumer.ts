@@ -17,26 +17,18 @@ import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { KafkaTopics } from "../config.js";
 import type { Db } from "../db/pool.js";
-import {
-  insertDemandResponse,
-  insertPriceSignals,
-  insertSessionSamples,
-  insertSiteDemand,
-  type KafkaOrigin,
-  type Origin,
-} from "../ingest/ingest.repository.js";
+import { insertStream, type KafkaOrigin, type Origin } from "../ingest/ingest.repository.js";
+import { INPUT_STREAMS, type InputStream } from "../ingest/streams.js";
 import type { ManagedProducer } from "./managed-producer.js";
 import { decodeMessage, dlqTopic, type StreamKind, type StreamValues } from "./messages.js";
 import { backoffMs, errorMessage, isDataError, type KafkaMetrics } from "./support.js";
 
 type Insert<K extends StreamKind> = (db: Db, rows: readonly StreamValues[K][], origin: Origin) => Promise<number>;
 
-const INSERTS: { [K in StreamKind]: Insert<K> } = {
-  sessionSamples: insertSessionSamples,
-  siteDemand: insertSiteDemand,
-  priceSignals: insertPriceSignals,
-  drSignals: insertDemandResponse,
-};
+function inserter<K extends StreamKind>(kind: K): Insert<K> {
+  const stream = INPUT_STREAMS[kind] as InputStream<StreamValues[K]>;
+  return (db, rows, origin) => insertStream(db, stream, rows, origin);
+}
 
 /** How long a batch keeps trying to publish its dead letters to `<topic>.dlq` before it moves on (they stay in the table). */
 const DLQ_PUBLISH_DEADLINE_MS = 60_000;
@@ -342,7 +334,7 @@ export class IngestConsumer {
     bads: DeadLetter[],
     oneByOne: boolean,
   ): Promise<Stored> {
-    const insert = INSERTS[kind] as Insert<K>;
+    const insert = inserter(kind);
     const dead = [...bads];
     let stored = 0;
     let accepted = goods.length;

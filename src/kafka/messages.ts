@@ -3,71 +3,13 @@
 // code path as the GraphQL mutations; a message that fails gets one readable reason naming each
 // bad field by its snake_case name, as the producer wrote it.
 import type { KafkaTopics } from "../config.js";
-import {
-  type Checked,
-  checkDemandResponse,
-  checkPriceSignal,
-  checkSessionSample,
-  checkSiteDemand,
-  type DemandResponseSignal,
-  type PriceSignal,
-  type SessionSample,
-  type SiteDemand,
-} from "../ingest/validate.js";
+import { INPUT_FIELDS, INPUT_STREAMS, STREAM_KINDS, type StreamKind, type StreamValues } from "../ingest/streams.js";
+import type { Checked } from "../ingest/validate.js";
 import { camelToSnake, snakeToCamel } from "../lib/case.js";
 
-export type StreamKind = "sessionSamples" | "siteDemand" | "priceSignals" | "drSignals";
+export { STREAM_KINDS, type StreamKind, type StreamValues };
 
-export interface StreamValues {
-  sessionSamples: SessionSample;
-  siteDemand: SiteDemand;
-  priceSignals: PriceSignal;
-  drSignals: DemandResponseSignal;
-}
-
-export const STREAM_KINDS: readonly StreamKind[] = ["sessionSamples", "siteDemand", "priceSignals", "drSignals"];
-
-type Raw = Readonly<Record<string, unknown>>;
-
-const CHECKS: { [K in StreamKind]: (raw: Raw, now: number) => Checked<StreamValues[K]> } = {
-  sessionSamples: checkSessionSample,
-  siteDemand: checkSiteDemand,
-  priceSignals: checkPriceSignal,
-  drSignals: checkDemandResponse,
-};
-
-/** Every field a stream knows, camelCase (to turn the validator's field names back into snake_case). */
-const FIELDS: readonly string[] = [
-  "sessionId",
-  "chargePointId",
-  "connectorId",
-  "siteId",
-  "idTag",
-  "ratedPowerKw",
-  "currentPowerKw",
-  "socPct",
-  "energyKwh",
-  "sessionStartTs",
-  "sampledTs",
-  "endedTs",
-  "ended",
-  "demandLimitKw",
-  "currentDemandKw",
-  "evLoadKw",
-  "measuredTs",
-  "tariffId",
-  "priceUsdKwh",
-  "priceTier",
-  "validFrom",
-  "validTo",
-  "drEventId",
-  "curtailmentPct",
-  "baselineKw",
-  "eventStartTs",
-  "eventEndTs",
-  "signalTs",
-];
-const FIELD_PATTERN = new RegExp(`\\b(${FIELDS.join("|")})\\b`, "g");
+const FIELD_PATTERN = new RegExp(`\\b(${INPUT_FIELDS.join("|")})\\b`, "g");
 const SNAKE_KEY = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const MAX_REASON_LENGTH = 2000;
 
@@ -114,7 +56,7 @@ export function decodeMessage<K extends StreamKind>(
   for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
     if (SNAKE_KEY.test(key)) raw[snakeToCamel(key)] = field;
   }
-  const checked = CHECKS[kind](raw, now) as Checked<StreamValues[K]>;
+  const checked = INPUT_STREAMS[kind].check(raw, now) as Checked<StreamValues[K]>;
   if (checked.ok) return checked;
   const reason = checked.issues.map((i) => `${camelToSnake(i.field)}: ${snakeText(i.message)}`).join("; ");
   return { ok: false, reason: truncate(reason) };

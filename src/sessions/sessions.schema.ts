@@ -1,8 +1,12 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
 import { badUserInput, notFound } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
-import { insertSessionEnd, insertSessionSamples } from "../ingest/ingest.repository.js";
-import { checkBatch, checkSessionEnd, checkSessionSample } from "../ingest/validate.js";
+import { insertSessionEnd, insertStream } from "../ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../ingest/streams.js";
+import { checkBatch, checkSessionEnd } from "../ingest/validate.js";
+
+const samples = INPUT_STREAMS.sessionSamples;
+
 import { SetpointRef } from "../setpoints/setpoints.schema.js";
 import type { SessionRow } from "./sessions.js";
 import { findSessions } from "./sessions.repository.js";
@@ -98,10 +102,10 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SessionSampleInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
-      const checked = checkSessionSample(args.input);
+      const checked = samples.check(args.input, Date.now());
       if (!checked.ok) throw badUserInput(checked.issues);
       requireSite(ctx.access, checked.value.siteId);
-      await insertSessionSamples(ctx.db, [checked.value]);
+      await insertStream(ctx.db, samples, [checked.value]);
       return sessionById(ctx, checked.value.sessionId);
     },
   }),
@@ -116,10 +120,10 @@ builder.mutationFields((t) => ({
           { field: "inputs", message: `holds ${args.inputs.length} items; at most ${MAX_BATCH} per batch` },
         ]);
       }
-      const checked = checkBatch(args.inputs, checkSessionSample);
+      const checked = checkBatch(args.inputs, samples.check);
       if (!checked.ok) throw badUserInput(checked.issues);
       for (const sample of checked.value) requireSite(ctx.access, sample.siteId);
-      return { accepted: await insertSessionSamples(ctx.db, checked.value) };
+      return { accepted: await insertStream(ctx.db, samples, checked.value) };
     },
   }),
   endSession: t.field({

@@ -4,13 +4,9 @@ import { badUserInput } from "../api/errors.js";
 import type { PriceTier } from "../domain.js";
 import { builder } from "../graphql/builder.js";
 import { PriceTierEnum } from "../graphql/enums.js";
-import { insertDemandResponse, insertPriceSignals } from "../ingest/ingest.repository.js";
-import {
-  checkDemandResponse,
-  checkPriceSignal,
-  type DemandResponseSignal,
-  type PriceSignal,
-} from "../ingest/validate.js";
+import { insertStream } from "../ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../ingest/streams.js";
+import type { DemandResponseSignal, PriceSignal } from "../ingest/validate.js";
 import { findDrEvent, findPriceInterval } from "./signals.repository.js";
 
 const PriceSignalRef = builder.objectRef<PriceSignal>("PriceSignal").implement({
@@ -67,11 +63,11 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: PriceSignalInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
-      const checked = checkPriceSignal(args.input);
+      const checked = INPUT_STREAMS.priceSignals.check(args.input, Date.now());
       if (!checked.ok) throw badUserInput(checked.issues);
       const signal = checked.value;
       requireSite(ctx.access, signal.siteId);
-      await insertPriceSignals(ctx.db, [signal]);
+      await insertStream(ctx.db, INPUT_STREAMS.priceSignals, [signal]);
       const stored = await findPriceInterval(ctx.db, signal.siteId, signal.tariffId, signal.validFrom);
       if (!stored) return signal;
       return {
@@ -89,11 +85,11 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: DemandResponseInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
-      const checked = checkDemandResponse(args.input);
+      const checked = INPUT_STREAMS.drSignals.check(args.input, Date.now());
       if (!checked.ok) throw badUserInput(checked.issues);
       const signal = checked.value;
       requireSite(ctx.access, signal.siteId);
-      await insertDemandResponse(ctx.db, [signal]);
+      await insertStream(ctx.db, INPUT_STREAMS.drSignals, [signal]);
       const stored = await findDrEvent(ctx.db, signal.siteId, signal.drEventId);
       if (!stored) return signal;
       return {

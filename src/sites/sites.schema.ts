@@ -2,8 +2,9 @@ import { requireOperation, requireSite, siteScope } from "../access/access.js";
 import { badUserInput, notFound } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
 import { AllocationPolicyEnum, PriceTierEnum } from "../graphql/enums.js";
-import { insertSiteDemand } from "../ingest/ingest.repository.js";
-import { checkSiteDemand, type Issue } from "../ingest/validate.js";
+import { insertStream } from "../ingest/ingest.repository.js";
+import { INPUT_STREAMS } from "../ingest/streams.js";
+import type { Issue } from "../ingest/validate.js";
 import { findSessions } from "../sessions/sessions.repository.js";
 import { ChargingSessionRef } from "../sessions/sessions.schema.js";
 import { SetpointRef } from "../setpoints/setpoints.schema.js";
@@ -149,10 +150,10 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SiteDemandInput, required: true }) },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
-      const checked = checkSiteDemand(args.input);
+      const checked = INPUT_STREAMS.siteDemand.check(args.input, Date.now());
       if (!checked.ok) throw badUserInput(checked.issues);
       requireSite(ctx.access, checked.value.siteId);
-      await insertSiteDemand(ctx.db, [checked.value]);
+      await insertStream(ctx.db, INPUT_STREAMS.siteDemand, [checked.value]);
       const [site] = await findSites(ctx.db, [checked.value.siteId]);
       if (!site) throw notFound(`site ${checked.value.siteId}`);
       return site;
