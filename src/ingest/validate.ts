@@ -62,7 +62,32 @@ const OBSERVATION_LEAD_MS = 2 * DAY_MS;
 const SCHEDULE_LEAD_MS = 400 * DAY_MS;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this pattern exists to find them
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const ISO_WITH_OFFSET =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
+
+/**
+ * An ISO-8601 timestamp with an offset, or null. Impossible dates and times are refused (JavaScript
+ * would roll 2026-02-30 over to 2026-03-02 and store a day nobody sent).
+ */
+export function parseTimestamp(text: string): Date | null {
+  const m = ISO_WITH_OFFSET.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = m.slice(1).map((v) => Number(v ?? 0));
+  const daysInMonth = new Date(Date.UTC(year ?? 0, month ?? 0, 0)).getUTCDate();
+  const valid =
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= daysInMonth &&
+    hour! <= 23 &&
+    minute! <= 59 &&
+    second! <= 59 &&
+    offsetHours! <= 23 &&
+    offsetMinutes! <= 59;
+  if (!valid) return null;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
 
 type Raw = Readonly<Record<string, unknown>>;
 
@@ -144,10 +169,11 @@ class Reader {
     const value = this.raw[field];
     if (value === undefined || value === null)
       return required ? (this.fail(field, "is required") ?? new Date(0)) : null;
-    const date =
-      value instanceof Date ? value : typeof value === "string" && ISO_WITH_OFFSET.test(value) ? new Date(value) : null;
+    const date = value instanceof Date ? value : typeof value === "string" ? parseTimestamp(value) : null;
     if (!date || Number.isNaN(date.getTime())) {
-      return this.fail(field, "must be an ISO-8601 timestamp with an offset, e.g. 2026-05-01T12:00:00Z") ?? new Date(0);
+      return (
+        this.fail(field, "must be a valid ISO-8601 timestamp with an offset, e.g. 2026-05-01T12:00:00Z") ?? new Date(0)
+      );
     }
     if (date.getTime() < EARLIEST) return this.fail(field, "is before 2000-01-01") ?? date;
     if (date.getTime() > this.now + leadMs) return this.fail(field, "is too far in the future") ?? date;
