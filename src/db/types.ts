@@ -1,4 +1,5 @@
-// Kysely's view of the tables in migrations/. test/db-types.test.ts fails when they drift apart.
+// Kysely's view of the tables in migrations/. test/db/types.test.ts fails when they drift apart
+// (columns, types, nullability, insert defaults).
 import type { ColumnType, Generated } from "kysely";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -209,7 +210,7 @@ export interface ClockSettingTable {
   singleton: ColumnType<boolean, boolean | undefined, boolean>;
   virtual_base: Timestamp;
   real_base: Timestamp;
-  speed: number;
+  speed: ColumnType<number, number | undefined, number>;
 }
 
 export interface Database {

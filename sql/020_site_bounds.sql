@@ -1,0 +1,80 @@
+-- SPEC §3 rules 1-4, one row per site: building load B, hard cap C, the DR event in force, the
+-- price tier in force and the soft target T. Arithmetic in numeric so rounding never lifts a sum
+-- over C. session_allocation (040) and recompute_sites (060) read it.
+
+CREATE OR REPLACE FUNCTION site_bounds(p_sites text[], p_now timestamptz)
+RETURNS TABLE (
+  site_id text,
+  has_data boolean,
+  policy text,
+  min_rate_kw numeric,
+  building_load_kw numeric,
+  ev_cap_kw numeric,
+  target_kw numeric,
+  price_tier text,
+  price_usd_kwh double precision,
+  tier_factor numeric,
+  curtailment_pct double precision,
+  dr_event_id text
+)
+LANGUAGE sql STABLE AS $$
+  SELECT
+    st.site_id,
+    st.measured_ts IS NOT NULL,
+    st.policy,
+    st.min_rate_kw::numeric,
+    b.building_load_kw,
+    cap.ev_cap_kw,
+    cap.ev_cap_kw * tier.factor,                    -- rule 4: soft target T = C * factor(tier)
+    tier.price_tier,
+    tier.price_usd_kwh,
+    tier.factor,
+    coalesce(dr.curtailment_pct, 0),
+    dr.dr_event_id
+  FROM sites st
+  -- Rule 1: building load B = max(0, current_demand - ev_load). Never the EV load itself: the
+  -- tutorial subtracted the whole demand and so chased its own load.
+  CROSS JOIN LATERAL (
+    SELECT greatest(0, st.current_demand_kw::numeric - st.ev_load_kw::numeric) AS building_load_kw
+  ) b
+  -- Rule 3: the DR event in force (start <= now < end); the newest signal per site wins.
+  LEFT JOIN LATERAL (
+    SELECT d.dr_event_id, d.curtailment_pct, d.baseline_kw
+    FROM dr_events d
+    WHERE d.site_id = st.site_id AND d.event_start_ts <= p_now AND p_now < d.event_end_ts
+    ORDER BY d.signal_ts DESC, d.dr_event_id
+    LIMIT 1
+  ) dr ON true
+  -- Rule 2: hard EV cap C = max(0, limit - B), then rule 3's curtailment and baseline.
+  CROSS JOIN LATERAL (
+    SELECT CASE
+      WHEN dr.dr_event_id IS NULL THEN c0
+      WHEN dr.baseline_kw > 0 THEN least(
+        c0 * (1 - dr.curtailment_pct::numeric / 100),
+        greatest(0, dr.baseline_kw::numeric * (1 - dr.curtailment_pct::numeric / 100) - b.building_load_kw))
+      ELSE c0 * (1 - dr.curtailment_pct::numeric / 100)
+    END AS ev_cap_kw
+    FROM (SELECT greatest(0, st.demand_limit_kw::numeric - b.building_load_kw) AS c0) c
+  ) cap
+  -- Rule 4: the price interval in force (valid_from <= now < valid_to); the newest valid_from
+  -- wins; none means OFF_PEAK at 0.10 USD/kWh.
+  LEFT JOIN LATERAL (
+    SELECT p.price_tier, p.price_usd_kwh
+    FROM price_intervals p
+    WHERE p.site_id = st.site_id AND p.valid_from <= p_now AND p_now < p.valid_to
+    ORDER BY p.valid_from DESC, p.received_at DESC
+    LIMIT 1
+  ) pr ON true
+  CROSS JOIN LATERAL (
+    SELECT
+      coalesce(pr.price_tier, 'OFF_PEAK') AS price_tier,
+      coalesce(pr.price_usd_kwh, 0.10) AS price_usd_kwh,
+      (CASE coalesce(pr.price_tier, 'OFF_PEAK')
+        WHEN 'OFF_PEAK' THEN st.factor_off_peak
+        WHEN 'MID_PEAK' THEN st.factor_mid_peak
+        WHEN 'ON_PEAK' THEN st.factor_on_peak
+        ELSE st.factor_critical_peak
+      END)::numeric AS factor
+  ) tier
+  WHERE st.site_id = ANY (p_sites)
+$$;

@@ -1,0 +1,83 @@
+-- SPEC §3 rules 5-9, one row per active session of the given sites that have a demand sample:
+-- bounds, admission, division by the site's policy (030), rounding and what bound each setpoint.
+-- recompute_sites (060) turns the rows into setpoints and commands.
+CREATE OR REPLACE FUNCTION session_allocation(p_sites text[], p_now timestamptz)
+RETURNS TABLE (
+  session_id text,
+  site_id text,
+  charge_point_id text,
+  connector_id integer,
+  rated_power_kw double precision,
+  current_power_kw double precision,
+  soc_pct double precision,
+  admitted boolean,
+  setpoint_kw numeric,
+  limited_by text,
+  price_tier text,
+  curtailment_pct double precision
+)
+LANGUAGE sql STABLE AS $$
+  WITH bounded AS (
+    -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i.
+    SELECT s.session_id, s.site_id, s.charge_point_id, s.connector_id, s.rated_power_kw,
+           s.current_power_kw, s.soc_pct, s.session_start_ts,
+           least(b.min_rate_kw, s.rated_power_kw::numeric) AS lo,
+           s.rated_power_kw::numeric AS hi,
+           b.policy, b.ev_cap_kw, b.target_kw, b.tier_factor, b.price_tier, b.curtailment_pct,
+           b.dr_event_id
+    FROM site_bounds(p_sites, p_now) b
+    JOIN sessions s ON s.site_id = b.site_id AND s.ended_at IS NULL AND s.site_id = ANY (p_sites)
+    WHERE b.has_data                      -- no demand sample yet: no setpoints (SITE_DATA_MISSING)
+  ),
+  admission AS (
+    -- Rule 6: admit in order of session_start_ts, then session_id, while the running sum of lo
+    -- fits under the hard cap C. The first that does not fit, and all after it, get 0.
+    SELECT bounded.*,
+           sum(lo) OVER (PARTITION BY site_id ORDER BY session_start_ts, session_id) <= ev_cap_kw AS admitted
+    FROM bounded
+  ),
+  per_site AS (
+    -- Rule 7: the amount max(T, sum of admitted lo), and the admitted sessions in session_id order.
+    SELECT site_id, policy,
+           greatest(min(target_kw), sum(lo)) AS amount,
+           array_agg(session_id ORDER BY session_id) AS session_ids,
+           array_agg(lo ORDER BY session_id) AS lo,
+           array_agg(hi ORDER BY session_id) AS hi
+    FROM admission
+    WHERE admitted
+    GROUP BY site_id, policy
+  ),
+  divided AS (
+    -- Rule 7: the site's policy divides the amount (sql/030_policies.sql). No default: a policy
+    -- without a function here is an error, not an equal division.
+    SELECT d.session_id, d.exact_kw
+    FROM per_site p
+    CROSS JOIN LATERAL unnest(
+      p.session_ids,
+      CASE p.policy
+        WHEN 'WATER_FILL' THEN allocate_water_fill(p.amount, p.lo, p.hi)
+        WHEN 'EQUAL_SHARE' THEN allocate_equal_share(p.amount, p.lo, p.hi)
+        ELSE allocation_policy_unknown(p.policy, p.site_id)
+      END) AS d (session_id, exact_kw)
+  ),
+  exact AS (
+    SELECT admission.*, coalesce(d.exact_kw, 0) AS exact_kw   -- not admitted: 0
+    FROM admission
+    LEFT JOIN divided d ON d.session_id = admission.session_id AND admission.admitted
+  )
+  SELECT session_id, site_id, charge_point_id, connector_id, rated_power_kw, current_power_kw, soc_pct,
+         admitted,
+         -- Rule 8: kW rounded down to 0.01, never negative.
+         greatest(0, floor(exact_kw * 100) / 100)::numeric(10, 2),
+         -- Rule 9: what bound this setpoint.
+         CASE
+           WHEN NOT admitted THEN 'NOT_ADMITTED'
+           WHEN exact_kw >= hi THEN 'RATED_POWER'
+           WHEN exact_kw <= lo THEN 'MIN_RATE'
+           WHEN tier_factor < 1 THEN 'PRICE_TIER'
+           WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE'
+           ELSE 'SITE_LIMIT'
+         END,
+         price_tier, curtailment_pct
+  FROM exact
+$$;
