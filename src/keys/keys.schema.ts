@@ -1,19 +1,24 @@
 // Admin management of database API keys. A key is returned once, at creation; only its hash is kept.
-import { requireOperation } from "../access/access.js";
+import { type Access, requireOperation } from "../access/access.js";
 import { createApiKey } from "../access/keys.js";
-import { badUserInput, notFound } from "../api/errors.js";
+import { badUserInput, forbidden, notFound } from "../api/errors.js";
+import { ROLES } from "../domain.js";
 import { builder } from "../graphql/builder.js";
+import {
+  type ApiKeyRow as ApiKeyModel,
+  findApiKey,
+  type KeyScope,
+  listApiKeys,
+  revokeApiKey,
+} from "./keys.repository.js";
 
-const RoleEnum = builder.enumType("Role", { values: ["admin", "ingest", "cpms", "reader"] as const });
+const RoleEnum = builder.enumType("Role", { values: ROLES });
 
-interface ApiKeyModel {
-  id: string;
-  key_prefix: string;
-  role: "admin" | "ingest" | "cpms" | "reader";
-  sites: string[] | null;
-  description: string;
-  created_at: Date;
-  revoked_at: Date | null;
+/** At most this many sites on one key (a key for more sites should be unscoped). */
+export const MAX_KEY_SITES = 1000;
+
+function keyScope(access: Access): KeyScope {
+  return access.sites === null ? null : [...access.sites];
 }
 
 const ApiKeyRef = builder.objectRef<ApiKeyModel>("ApiKey").implement({
@@ -48,11 +53,7 @@ builder.queryField("apiKeys", (t) =>
     type: [ApiKeyRef],
     resolve: async (_root, _args, ctx) => {
       requireOperation(ctx.access, "admin");
-      return ctx.db
-        .selectFrom("api_keys")
-        .select(["id", "key_prefix", "role", "sites", "description", "created_at", "revoked_at"])
-        .orderBy("id")
-        .execute();
+      return listApiKeys(ctx.db, keyScope(ctx.access));
     },
   }),
 );
@@ -64,18 +65,25 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "admin");
       const sites = args.input.sites?.map(String) ?? null;
-      if (sites && (sites.length === 0 || sites.some((s) => s.length === 0 || s.length > 200))) {
-        throw badUserInput([{ field: "sites", message: "must list 1 or more site ids of 1-200 characters" }]);
+      if (
+        sites &&
+        (sites.length === 0 || sites.length > MAX_KEY_SITES || sites.some((s) => s.length === 0 || s.length > 200))
+      ) {
+        throw badUserInput([
+          { field: "sites", message: `must list 1 to ${MAX_KEY_SITES} site ids of 1-200 characters` },
+        ]);
+      }
+      const scope = keyScope(ctx.access);
+      if (scope !== null) {
+        if (sites === null) throw forbidden("a site-scoped key may only create keys limited to its own sites");
+        const outside = sites.filter((site) => !scope.includes(site));
+        if (outside.length > 0) throw forbidden(`this key is not allowed for site ${outside[0]}`);
       }
       const description = args.input.description ?? "";
       if (description.length > 500)
         throw badUserInput([{ field: "description", message: "must be at most 500 characters" }]);
       const { key, id } = await createApiKey(ctx.db, { role: args.input.role, sites, description });
-      const apiKey = await ctx.db
-        .selectFrom("api_keys")
-        .select(["id", "key_prefix", "role", "sites", "description", "created_at", "revoked_at"])
-        .where("id", "=", id)
-        .executeTakeFirstOrThrow();
+      const apiKey = await findApiKey(ctx.db, id);
       ctx.logger.info({ keyId: `db:${id}`, role: apiKey.role, by: ctx.access.keyId }, "API key created");
       return { key, apiKey };
     },
@@ -87,13 +95,7 @@ builder.mutationFields((t) => ({
       requireOperation(ctx.access, "admin");
       const id = String(args.id);
       if (!/^\d{1,18}$/.test(id)) throw notFound(`API key ${id}`);
-      const row = await ctx.db
-        .updateTable("api_keys")
-        .set({ revoked_at: new Date() })
-        .where("id", "=", id)
-        .where("revoked_at", "is", null)
-        .returning(["id", "key_prefix", "role", "sites", "description", "created_at", "revoked_at"])
-        .executeTakeFirst();
+      const row = await revokeApiKey(ctx.db, id, keyScope(ctx.access));
       if (!row) throw notFound(`active API key ${id}`);
       ctx.logger.info({ keyId: `db:${id}`, by: ctx.access.keyId }, "API key revoked");
       return row;

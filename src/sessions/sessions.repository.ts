@@ -24,6 +24,17 @@ export async function findSessions(
   return query.execute();
 }
 
+/** The stored site of each known session (a session id is global; its site is where it was last sampled). */
+export async function findSessionSites(db: Db, sessionIds: readonly string[]): Promise<Map<string, string>> {
+  if (sessionIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("sessions")
+    .select(["session_id", "site_id"])
+    .where("session_id", "in", [...new Set(sessionIds)])
+    .execute();
+  return new Map(rows.map((r) => [r.session_id, r.site_id]));
+}
+
 export async function countActiveSessions(db: Db, siteIds: readonly string[]): Promise<Map<string, number>> {
   if (siteIds.length === 0) return new Map();
   const rows = await db

@@ -1,15 +1,17 @@
-import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { badUserInput, notFound } from "../api/errors.js";
+import { type Access, canSeeSite, requireOperation, requireSite, siteScope } from "../access/access.js";
+import { badUserInput, forbidden, notFound } from "../api/errors.js";
+import type { AppContext } from "../context.js";
+import type { Db } from "../db/pool.js";
 import { builder } from "../graphql/builder.js";
 import { insertSessionEnd, insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
-import { checkBatch, checkSessionEnd } from "../ingest/validate.js";
+import { checkBatch, checkSessionEnd, type SessionSample } from "../ingest/validate.js";
 
 const samples = INPUT_STREAMS.sessionSamples;
 
 import { SetpointRef } from "../setpoints/setpoints.schema.js";
 import type { SessionRow } from "./sessions.js";
-import { findSessions } from "./sessions.repository.js";
+import { findSessionSites, findSessions } from "./sessions.repository.js";
 
 export const ChargingSessionRef = builder.objectRef<SessionRow>("ChargingSession").implement({
   fields: (t) => ({
@@ -72,8 +74,8 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "query");
       const [session] = await findSessions(ctx.db, { sessionIds: [args.id.toString()], activeOnly: false });
-      if (session) requireSite(ctx.access, session.site_id);
-      return session ?? null;
+      // Another site's session answers like a missing one: ids of other sites are not revealed.
+      return session && canSeeSite(ctx.access, session.site_id) ? session : null;
     },
   }),
   sessions: t.field({
@@ -89,10 +91,35 @@ builder.queryFields((t) => ({
   }),
 }));
 
-async function sessionById(ctx: { db: import("../db/pool.js").Db }, id: string): Promise<SessionRow> {
+/** The stored session, if the key may see its site; missing and foreign answer alike. */
+async function sessionById(ctx: { db: Db; access: Access }, id: string): Promise<SessionRow> {
   const [session] = await findSessions(ctx.db, { sessionIds: [id], activeOnly: false });
-  if (!session) throw notFound(`session ${id}`);
+  if (!session || !canSeeSite(ctx.access, session.site_id)) throw notFound(`session ${id}`);
   return session;
+}
+
+/**
+ * A sample may move a session to another site (a recording error corrected, a charger moved), but
+ * only a key allowed at both sites may do it, and the move is logged: otherwise a key of one
+ * site could take over another site's sessions by naming their ids.
+ */
+async function requireSessionSites(ctx: AppContext, samples: readonly SessionSample[]): Promise<void> {
+  for (const sample of samples) requireSite(ctx.access, sample.siteId);
+  const stored = await findSessionSites(
+    ctx.db,
+    samples.map((s) => s.sessionId),
+  );
+  for (const sample of samples) {
+    const from = stored.get(sample.sessionId);
+    if (from === undefined || from === sample.siteId) continue;
+    if (!canSeeSite(ctx.access, from)) {
+      throw forbidden(`session ${sample.sessionId} belongs to a site this key may not write`);
+    }
+    ctx.logger.warn(
+      { sessionId: sample.sessionId, from, to: sample.siteId, by: ctx.access.keyId },
+      "session sample moves the session to another site",
+    );
+  }
 }
 
 builder.mutationFields((t) => ({
@@ -104,7 +131,7 @@ builder.mutationFields((t) => ({
       requireOperation(ctx.access, "ingest");
       const checked = samples.check(args.input, Date.now());
       if (!checked.ok) throw badUserInput(checked.issues);
-      requireSite(ctx.access, checked.value.siteId);
+      await requireSessionSites(ctx, [checked.value]);
       await insertStream(ctx.db, samples, [checked.value]);
       return sessionById(ctx, checked.value.sessionId);
     },
@@ -122,7 +149,7 @@ builder.mutationFields((t) => ({
       }
       const checked = checkBatch(args.inputs, samples.check);
       if (!checked.ok) throw badUserInput(checked.issues);
-      for (const sample of checked.value) requireSite(ctx.access, sample.siteId);
+      await requireSessionSites(ctx, checked.value);
       return { accepted: await insertStream(ctx.db, samples, checked.value) };
     },
   }),
@@ -133,8 +160,7 @@ builder.mutationFields((t) => ({
       requireOperation(ctx.access, "ingest");
       const checked = checkSessionEnd({ sessionId: args.sessionId.toString(), endedAt: args.endedAt ?? null });
       if (!checked.ok) throw badUserInput(checked.issues);
-      const session = await sessionById(ctx, checked.value.sessionId);
-      requireSite(ctx.access, session.site_id);
+      await sessionById(ctx, checked.value.sessionId);
       await insertSessionEnd(ctx.db, checked.value.sessionId, checked.value.endedAt);
       return sessionById(ctx, checked.value.sessionId);
     },
