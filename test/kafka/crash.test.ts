@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { at, setClock, T0 } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 import {
   caughtUp,
   collect,
@@ -22,7 +23,6 @@ import {
   testTopics,
   topicEnv,
   uniq,
-  until,
 } from "./kafka-helpers.js";
 
 const unavailable = kafkaUnavailable();
@@ -168,25 +168,23 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
 
       const first = await startService();
       // Kill it while it is busy: rows and commands flowing, messages still arriving.
-      await until(
-        async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) >= 300,
-        30_000,
-        "the first service to ingest",
-      ).catch((error: Error) => {
+      await until(async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) >= 300, {
+        timeoutMs: 30_000,
+        what: "the first service to ingest",
+      }).catch((error: Error) => {
         throw new Error(`${error.message}\n${first.output.join("")}`);
       });
-      await until(() => reader.messages.length > 0, 15_000, "the first commands on the topic");
+      await until(() => reader.messages.length > 0, { timeoutMs: 15_000, what: "the first commands on the topic" });
       const pid = first.child.pid as number;
       process.kill(pid, "SIGKILL");
       expect(await first.exited).toBeNull(); // killed by a signal
       const rowsAtKill = await count("SELECT count(*)::int AS n FROM session_samples_raw");
 
       const second = await startService();
-      await until(
-        async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) > rowsAtKill + 300,
-        40_000,
-        "the restarted service to ingest",
-      ).catch((error: Error) => {
+      await until(async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) > rowsAtKill + 300, {
+        timeoutMs: 40_000,
+        what: "the restarted service to ingest",
+      }).catch((error: Error) => {
         throw new Error(`${error.message}\n${second.output.join("")}`);
       });
       producing = false;
@@ -197,14 +195,12 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
           (await count("SELECT count(*)::int AS n FROM session_samples_raw")) +
             (await count("SELECT count(*)::int AS n FROM site_demand_raw")) ===
           produced,
-        30_000,
-        `all ${produced} messages stored`,
+        { timeoutMs: 30_000, what: `all ${produced} messages stored` },
       );
-      await until(
-        () => caughtUp(admin, groupId, [topics.sessionSamples, topics.siteDemand]),
-        20_000,
-        "offsets committed",
-      );
+      await until(() => caughtUp(admin, groupId, [topics.sessionSamples, topics.siteDemand]), {
+        timeoutMs: 20_000,
+        what: "offsets committed",
+      });
 
       // No raw row twice: each (topic, partition, offset) once, and exactly one row per message.
       expect(
@@ -228,8 +224,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
           const seenNow = onTopic();
           return (await ids()).every((id) => seenNow.has(id));
         },
-        30_000,
-        "every command on the topic",
+        { timeoutMs: 30_000, what: "every command on the topic" },
       ).catch(async (error: Error) => {
         const missing = (await ids()).filter((id) => !onTopic().has(id));
         throw new Error(`${error.message}: ${missing.length} missing\n${second.output.join("")}`);

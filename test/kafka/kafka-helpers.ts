@@ -92,29 +92,6 @@ export async function createTopics(admin: Admin, topics: string[], numPartitions
   await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true });
 }
 
-export async function until<T>(
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-  what = "condition",
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export interface Received {
   topic: string;
   partition: number;
