@@ -1,8 +1,7 @@
 // Starts the real service on a free port against this file's own database.
-import type { App } from "../../src/app.js";
 import { type Config, loadConfig, parseApiKeys } from "../../src/config.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
-import { bearer, type GraphQLResponse, startService } from "./service.js";
+import { bearer, type GraphQLResponse, type RunningService, startService } from "./service.js";
 
 export { bearer, type GraphQLResponse } from "./service.js";
 
@@ -29,17 +28,13 @@ export const TEST_API_KEYS = parseApiKeys(
   ].join(";"),
 );
 
-export interface TestApp {
-  readonly app: App;
-  readonly url: string;
-  readonly wsUrl: string;
+export interface TestApp extends Pick<RunningService, "app" | "url" | "wsUrl" | "stop"> {
   readonly database: TestDatabase;
   gql<T = Record<string, unknown>>(
     query: string,
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
   ): Promise<GraphQLResponse<T>>;
-  stop(): Promise<void>;
 }
 
 export async function startTestApp(overrides: Partial<Config> = {}, database?: TestDatabase): Promise<TestApp> {

@@ -5,21 +5,20 @@ import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, setClock, T0 } from "../helpers/events.js";
+import type { TestDatabase } from "../helpers/db.js";
+import { at } from "../helpers/events.js";
 import { until } from "../helpers/until.js";
 import {
+  type Collector,
   caughtUp,
   collect,
   committedOffsets,
   connectProducer,
-  createTopics,
-  ensureBroker,
+  type KafkaTestEnv,
   kafkaUnavailable,
   type Received,
   send,
-  testKafka,
-  testTopics,
+  startKafkaTestEnv,
   uniq,
 } from "./kafka-helpers.js";
 
@@ -40,6 +39,7 @@ interface CommandRow {
 }
 
 describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  let env: KafkaTestEnv;
   let brokers: string[];
   let kafka: Kafka;
   let admin: Admin;
@@ -50,8 +50,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   let groupId: string;
   let app: TestApp;
   let second: TestApp | null = null;
-  let reader: { messages: Received[]; stop(): Promise<void> };
-  let dlqReader: { messages: Received[]; stop(): Promise<void> };
+  let reader: Collector;
+  let dlqReader: Collector;
 
   const rawCount = async (table: string): Promise<number> =>
     (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n ?? 0;
@@ -81,16 +81,9 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     }>;
 
   beforeAll(async () => {
-    brokers = ensureBroker();
-    kafka = testKafka(brokers);
-    admin = kafka.admin();
-    await admin.connect();
-    topics = testTopics("scc-bridge");
+    env = await startKafkaTestEnv("scc-bridge");
+    ({ brokers, kafka, admin, topics, groupId, db } = env);
     inputTopics = [topics.sessionSamples, topics.siteDemand, topics.priceSignals, topics.drSignals];
-    await createTopics(admin, [...inputTopics, topics.setpointCommands], 3);
-    groupId = uniq("scc-bridge-group");
-    db = await createTestDatabase();
-    await setClock(db.pool, T0);
     app = await startTestApp({ kafkaBrokers: brokers, kafkaTopics: topics, kafkaGroupId: groupId }, db);
     producer = await connectProducer(kafka);
     reader = await collect(kafka, [topics.setpointCommands]);
@@ -106,8 +99,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     await producer?.disconnect().catch(() => {});
     await second?.stop().catch(() => {});
     await app?.stop().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-    await db?.drop(); // also drops the durable command slot
+    await env?.close();
   }, 60_000);
 
   test("joins its group, takes the command leadership and reports ready", async () => {

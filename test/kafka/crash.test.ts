@@ -6,23 +6,20 @@ import { createServer } from "node:net";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, setClock, T0 } from "../helpers/events.js";
+import type { TestDatabase } from "../helpers/db.js";
+import { at } from "../helpers/events.js";
 import { until } from "../helpers/until.js";
 import {
+  type Collector,
   caughtUp,
   collect,
   connectProducer,
-  createTopics,
-  ensureBroker,
+  type KafkaTestEnv,
   kafkaUnavailable,
-  type Received,
   ROOT,
   send,
-  testKafka,
-  testTopics,
+  startKafkaTestEnv,
   topicEnv,
-  uniq,
 } from "./kafka-helpers.js";
 
 const unavailable = kafkaUnavailable();
@@ -50,6 +47,7 @@ async function freePort(): Promise<number> {
 }
 
 describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  let env: KafkaTestEnv;
   let brokers: string[];
   let kafka: Kafka;
   let admin: Admin;
@@ -93,19 +91,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
     (await db.pool.query<{ n: number }>(sqlText)).rows[0]?.n ?? 0;
 
   beforeAll(async () => {
-    brokers = ensureBroker();
-    kafka = testKafka(brokers);
-    admin = kafka.admin();
-    await admin.connect();
-    topics = testTopics("scc-crash");
-    await createTopics(
-      admin,
-      [topics.sessionSamples, topics.siteDemand, topics.priceSignals, topics.drSignals, topics.setpointCommands],
-      3,
-    );
-    groupId = uniq("scc-crash-group");
-    db = await createTestDatabase();
-    await setClock(db.pool, T0);
+    env = await startKafkaTestEnv("scc-crash");
+    ({ brokers, kafka, admin, topics, groupId, db } = env);
     producer = await connectProducer(kafka);
   }, 90_000);
 
@@ -115,12 +102,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
       await s.exited;
     }
     await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-    await db?.drop(); // also drops the durable command slot
+    await env?.close();
   }, 60_000);
 
   test("SIGKILL while ingesting, then restart: every command on the topic, no raw row twice, none missing", async () => {
-    const reader: { messages: Received[]; stop(): Promise<void> } = await collect(kafka, [topics.setpointCommands]);
+    const reader: Collector = await collect(kafka, [topics.setpointCommands]);
     try {
       // Capacity for the first few sessions per site, then everybody's share shrinks: many commands.
       await send(

@@ -3,24 +3,23 @@
 // commands in the durable slot until Kafka is back or another publisher starts; leadership moves
 // when the leader's lock session dies.
 import net from "node:net";
-import { type Admin, type ISocketFactory, Kafka, logLevel } from "kafkajs";
+import { type ISocketFactory, Kafka, logLevel } from "kafkajs";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CommandPublisher, commandSlotName, LEADER_LOCK_KEY } from "../../src/kafka/command-publisher.js";
 import { createKafkaMetrics } from "../../src/kafka/support.js";
 import { createMetrics } from "../../src/ops/metrics.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, demand, samples, setClock, T0 } from "../helpers/events.js";
+import type { TestDatabase } from "../helpers/db.js";
+import { at, demand, samples } from "../helpers/events.js";
 import { until } from "../helpers/until.js";
 import {
+  type Collector,
   collect,
-  createTopics,
-  ensureBroker,
+  type KafkaTestEnv,
   kafkaUnavailable,
-  type Received,
+  startKafkaTestEnv,
   testKafka,
-  uniq,
 } from "./kafka-helpers.js";
 
 const unavailable = kafkaUnavailable();
@@ -53,11 +52,11 @@ function switchableKafka(brokers: string[]) {
 describe.skipIf(unavailable !== null)(
   `kafka command publisher${unavailable ? ` (skipped: ${unavailable})` : ""}`,
   () => {
+    let env: KafkaTestEnv;
     let brokers: string[];
-    let admin: Admin;
     let db: TestDatabase;
     let topic: string;
-    let reader: { messages: Received[]; stop(): Promise<void> };
+    let reader: Collector;
     const publishers: CommandPublisher[] = [];
     let n = 0;
 
@@ -99,22 +98,16 @@ describe.skipIf(unavailable !== null)(
       new Set(reader.messages.map((m) => (JSON.parse(m.value ?? "{}") as { command_id: string }).command_id));
 
     beforeAll(async () => {
-      brokers = ensureBroker();
-      const kafka = testKafka(brokers);
-      admin = kafka.admin();
-      await admin.connect();
-      topic = `${uniq("scc-publisher")}.commands`;
-      await createTopics(admin, [topic], 3);
-      db = await createTestDatabase();
-      await setClock(db.pool, T0);
-      reader = await collect(kafka, [topic]);
+      env = await startKafkaTestEnv("scc-publisher", ["setpointCommands"]);
+      ({ brokers, db } = env);
+      topic = env.topics.setpointCommands;
+      reader = await collect(env.kafka, [topic]);
     }, 90_000);
 
     afterAll(async () => {
       await Promise.all(publishers.map((p) => p.stop().catch(() => {})));
       await reader?.stop().catch(() => {});
-      await admin?.disconnect().catch(() => {});
-      await db?.drop(); // also drops the durable command slot
+      await env?.close();
     }, 60_000);
 
     test("Kafka down: the commands wait in the slot (unhealthy meanwhile) and all arrive when Kafka is back", async () => {
