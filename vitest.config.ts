@@ -6,6 +6,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }] },
   test: {
     globalSetup: ["test/setup/global-setup.ts"],
+    // Fails a test file that leaves a service, pool, socket, timer or child process open.
+    setupFiles: ["test/setup/leak-check.ts"],
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,

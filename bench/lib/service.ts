@@ -1,8 +1,9 @@
 // The real service, in this process, on a free port, against a bench database.
 import path from "node:path";
-import { type App, buildApp } from "../../src/app.js";
+import type { App } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { SessionSample, SiteDemand } from "../../src/ingest/validate.js";
+import { startService as startRealService } from "../../test/helpers/service.js";
 import type { BenchDatabase } from "./cluster.js";
 import type { ScenarioContext } from "./scenario.js";
 
@@ -31,28 +32,22 @@ export async function startService(
     apiKeys: [{ key: BENCH_KEY, role: "admin", sites: null }],
     ...overrides,
   };
-  const app = buildApp(config);
-  const removeCleanup = ctx.onCleanup(() => app.stop());
-  const { url } = await app.start();
+  const service = await startRealService(config);
+  const removeCleanup = ctx.onCleanup(() => service.stop());
   return {
-    app,
-    url,
-    wsUrl: url.replace(/^http/, "ws"),
+    app: service.app,
+    url: service.url,
+    wsUrl: service.wsUrl,
     async gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...AUTH_HEADER },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await res.json()) as { data?: T; errors?: { message: string }[] };
+      const { status, body } = await service.post<T>(query, variables, AUTH_HEADER);
       if (body.errors?.length || !body.data) {
-        throw new Error(`GraphQL error (HTTP ${res.status}): ${JSON.stringify(body.errors ?? body).slice(0, 500)}`);
+        throw new Error(`GraphQL error (HTTP ${status}): ${JSON.stringify(body.errors ?? body).slice(0, 500)}`);
       }
       return body.data;
     },
     async stop() {
       removeCleanup();
-      await app.stop();
+      await service.stop();
     },
   };
 }

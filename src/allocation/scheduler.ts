@@ -11,7 +11,6 @@ export interface Scheduler {
   stop(): Promise<void>;
   /** Recompute due sites now (also what the timer does). Returns how many were recomputed. */
   tick(): Promise<number>;
-  readonly recomputedSites: number;
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -31,12 +30,10 @@ export function createScheduler(options: {
   let stopped = true;
   let running: Promise<void> | null = null;
   let again = false;
-  let recomputedSites = 0;
 
   async function tick(): Promise<number> {
     const { rows } = await pool.query<{ n: number }>("SELECT recompute_due_sites() AS n");
     const n = rows[0]?.n ?? 0;
-    recomputedSites += n;
     if (n > 0) options.onRecomputed?.(n);
     if (n > 0) logger.debug({ sites: n }, "time boundary reached: sites recomputed");
     return n;
@@ -115,8 +112,5 @@ export function createScheduler(options: {
       await running;
     },
     tick,
-    get recomputedSites() {
-      return recomputedSites;
-    },
   };
 }

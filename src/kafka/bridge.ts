@@ -6,12 +6,13 @@ import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
 import type { KafkaTopics } from "../config.js";
 import type { Database } from "../db/database.js";
+import { errorMessage } from "../lib/errors.js";
 import type { Metrics } from "../ops/metrics.js";
 import { CommandPublisher } from "./command-publisher.js";
 import { IngestConsumer } from "./ingest-consumer.js";
 import { ManagedProducer } from "./managed-producer.js";
 import { dlqTopic, STREAM_KINDS, topicKinds } from "./messages.js";
-import { createKafkaMetrics, errorMessage, pinoLogCreator } from "./support.js";
+import { createKafkaMetrics, pinoLogCreator } from "./support.js";
 
 export interface KafkaBridgeOptions {
   brokers: readonly string[];

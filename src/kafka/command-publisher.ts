@@ -15,6 +15,9 @@ import type { Kafka, Message } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
 import type { Logger } from "pino";
+import { errorMessage } from "../lib/errors.js";
+import { retry } from "../lib/retry.js";
+import { withTimeout } from "../lib/timeout.js";
 import type { Metrics } from "../ops/metrics.js";
 import {
   type ChangeStream,
@@ -25,7 +28,7 @@ import {
 import type { ChangeTransaction, SetpointCommandEvent } from "../stream/events.js";
 import { ManagedProducer } from "./managed-producer.js";
 import { commandMessage } from "./messages.js";
-import { backoffMs, errorMessage, type KafkaMetrics, shortHash } from "./support.js";
+import { type KafkaMetrics, shortHash } from "./support.js";
 
 /** pg_try_advisory_lock key of the command publisher (per database; migrations use 727274001). */
 export const LEADER_LOCK_KEY = 727_274_002;
@@ -58,14 +61,6 @@ export function commandSlotName(database: string): string {
   const name = `${SLOT_PREFIX}_${clean}`;
   if (clean === database && name.length <= 63) return name;
   return `${name.slice(0, 54)}_${shortHash(database)}`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Ends a connection without waiting long for a server that does not answer (the socket dies with the process at the latest). */
@@ -289,42 +284,48 @@ export class CommandPublisher {
     }));
     for (let start = 0; start < messages.length; start += SEND_CHUNK) {
       const chunk = messages.slice(start, start + SEND_CHUNK);
-      for (let attempt = 0; ; attempt++) {
-        if (this.stopped || this.stream !== stream)
-          throw new Error("no longer the command publisher; the slot redelivers");
-        // A send that hangs (broker unreachable: kafkajs retries connecting for a while) counts as failing.
-        const watchdog = setTimeout(() => {
-          this.failing = true;
-        }, SEND_STALL_MS);
-        try {
-          await this.producer.send({ topic, acks: -1, messages: chunk });
-          clearTimeout(watchdog);
+      await retry(
+        async () => {
+          // A send that hangs (broker unreachable: kafkajs retries connecting for a while) counts as failing.
+          const watchdog = setTimeout(() => {
+            this.failing = true;
+          }, SEND_STALL_MS);
+          try {
+            await this.producer.send({ topic, acks: -1, messages: chunk });
+          } finally {
+            clearTimeout(watchdog);
+          }
           this.failing = false;
           this.options.metrics.commandsPublished.inc({ topic }, chunk.length);
-          break;
-        } catch (error) {
-          clearTimeout(watchdog);
-          this.failing = true;
-          this.options.metrics.commandPublishFailures.inc({ topic });
-          const delay = backoffMs(attempt, 200, 5000);
-          const log =
-            attempt === 0 || attempt % 10 === 0 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
-          log(
-            {
-              topic,
-              commitLsn: tx.commitLsn,
-              commands: commands.length,
-              attempt,
-              retryInMs: delay,
-              err: errorMessage(error),
-            },
-            "could not publish setpoint commands to Kafka (the slot keeps them); retrying",
-          );
-          // The connection of this delivery is gone: let the stream reconnect and redeliver.
-          if (stream.state !== "streaming") throw error;
-          await new Promise((resolve) => setTimeout(resolve, delay));
-        }
-      }
+        },
+        {
+          minMs: 200,
+          maxMs: 5000,
+          beforeAttempt: () => {
+            if (this.stopped || this.stream !== stream)
+              throw new Error("no longer the command publisher; the slot redelivers");
+          },
+          onFailure: (error, attempt, delay) => {
+            this.failing = true;
+            this.options.metrics.commandPublishFailures.inc({ topic });
+            const log =
+              attempt === 0 || attempt % 10 === 0 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
+            log(
+              {
+                topic,
+                commitLsn: tx.commitLsn,
+                commands: commands.length,
+                attempt,
+                retryInMs: delay,
+                err: errorMessage(error),
+              },
+              "could not publish setpoint commands to Kafka (the slot keeps them); retrying",
+            );
+            // The connection of this delivery is gone: let the stream reconnect and redeliver.
+            if (stream.state !== "streaming") throw error;
+          },
+        },
+      );
     }
   }
 }

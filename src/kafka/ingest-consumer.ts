@@ -12,16 +12,24 @@
 // - The database failing (down, restarting, a table missing, a deadlock) is not the message's
 //   fault: the batch is retried in place with backoff, heartbeating so the group keeps the
 //   partition, and its offset stays uncommitted; nothing goes to the dead letters for it.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from "kafkajs";
-import { sql } from "kysely";
+//
+// The dead_letters SQL is in dead-letter.repository.ts, publishing to `<topic>.dlq` in
+// dlq-publisher.ts.
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import type { KafkaTopics } from "../config.js";
 import type { Db } from "../db/pool.js";
+import type { Database } from "../db/types.js";
 import { insertStream, type KafkaOrigin, type Origin } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS, type InputStream } from "../ingest/streams.js";
+import { errorMessage } from "../lib/errors.js";
+import { backoffMs, retry } from "../lib/retry.js";
+import { type DeadLetter, insertDeadLetters } from "./dead-letter.repository.js";
+import { type BatchControl, publishDeadLetters } from "./dlq-publisher.js";
 import type { ManagedProducer } from "./managed-producer.js";
-import { decodeMessage, dlqTopic, type StreamKind, type StreamValues } from "./messages.js";
-import { backoffMs, errorMessage, isDataError, type KafkaMetrics } from "./support.js";
+import { decodeMessage, type StreamKind, type StreamValues } from "./messages.js";
+import { isDataError, type KafkaMetrics } from "./support.js";
 
 type Insert<K extends StreamKind> = (db: Db, rows: readonly StreamValues[K][], origin: Origin) => Promise<number>;
 
@@ -30,12 +38,11 @@ function inserter<K extends StreamKind>(kind: K): Insert<K> {
   return (db, rows, origin) => insertStream(db, stream, rows, origin);
 }
 
-/** How long a batch keeps trying to publish its dead letters to `<topic>.dlq` before it moves on (they stay in the table). */
-const DLQ_PUBLISH_DEADLINE_MS = 60_000;
 const HEARTBEAT_PUMP_MS = 1_000;
 
 export interface IngestConsumerOptions {
   kafka: Kafka;
+  /** Unused (the topics are the keys of `kinds`); kept until src/kafka/bridge.ts stops passing it. */
   topics: KafkaTopics;
   kinds: ReadonlyMap<string, StreamKind>;
   groupId: string;
@@ -51,11 +58,6 @@ interface Good<K extends StreamKind> {
   message: KafkaMessage;
 }
 
-interface DeadLetter {
-  message: KafkaMessage;
-  reason: string;
-}
-
 interface Stored {
   stored: number;
   duplicates: number;
@@ -66,15 +68,6 @@ interface Stored {
 
 /** Thrown to leave a batch unfinished: nothing committed, it is redelivered. */
 class Abandoned extends Error {}
-
-function headersAsStrings(headers: IHeaders | undefined): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    out[key] = Array.isArray(value) ? value.map((v) => v.toString()) : value.toString();
-  }
-  return out;
-}
 
 export class IngestConsumer {
   private consumer: Consumer | null = null;
@@ -178,21 +171,6 @@ export class IngestConsumer {
     }, delay);
   }
 
-  /** Waits ms, or less when the consumer stops. */
-  private pause(ms: number): Promise<void> {
-    const signal = this.stopSignal.signal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const kind = this.options.kinds.get(batch.topic);
@@ -217,7 +195,18 @@ export class IngestConsumer {
     const key = `${batch.topic}:${batch.partition}`;
     try {
       const result = await this.store(payload, kind, goods, bads);
-      if (result.toPublish.length > 0) await this.publishDeadLetters(payload, result.toPublish);
+      if (result.toPublish.length > 0) {
+        const { dlq: producer, db, logger, metrics } = this.options;
+        await this.withHeartbeat(payload, () =>
+          publishDeadLetters(
+            { producer, db, logger, metrics },
+            batch.topic,
+            batch.partition,
+            result.toPublish,
+            this.batchControl(payload),
+          ),
+        );
+      }
       // Everything in the batch is stored (or parked): only now may the group move on.
       payload.resolveOffset(last.offset);
       await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
@@ -274,6 +263,20 @@ export class IngestConsumer {
     }
   }
 
+  /** The retry hooks of one batch: leave it when no longer ours, heartbeat before each retry. */
+  private batchControl(payload: EachBatchPayload): BatchControl {
+    const key = `${payload.batch.topic}:${payload.batch.partition}`;
+    return {
+      beforeAttempt: async (attempt) => {
+        // A rebalance shows up here: the handler returns (uncommitted) so the consumer can rejoin.
+        if (attempt > 0) await this.heartbeatOrAbandon(payload);
+        this.checkStillOwned(payload);
+      },
+      retrying: () => this.failing.add(key),
+      signal: this.stopSignal.signal,
+    };
+  }
+
   private async store<K extends StreamKind>(
     payload: EachBatchPayload,
     kind: K,
@@ -281,29 +284,36 @@ export class IngestConsumer {
     bads: DeadLetter[],
   ): Promise<Stored> {
     const { topic, partition } = payload.batch;
-    const key = `${topic}:${partition}`;
+    const { db, metrics } = this.options;
+    const control = this.batchControl(payload);
     let oneByOne = false;
-    return this.withHeartbeat(payload, async () => {
-      for (let attempt = 0; ; attempt++) {
-        this.checkStillOwned(payload);
+    const attempt = async (): Promise<Stored> => {
+      if (!oneByOne) {
         try {
-          return await this.options.db
-            .transaction()
-            .execute((trx) => this.write(trx, kind, topic, partition, goods, bads, oneByOne));
+          return await db.transaction().execute((trx) => this.write(trx, kind, topic, partition, goods, bads, false));
         } catch (error) {
-          if (!oneByOne && isDataError(error)) {
-            // One of the rows is refused by the database itself: find it, message by message.
-            this.log.warn(
-              { topic, partition, err: errorMessage(error) },
-              "database refused a batch; storing it message by message",
-            );
-            oneByOne = true;
-            attempt = -1;
-            continue;
-          }
-          this.failing.add(key);
-          this.options.metrics.ingestRetries.inc({ topic, reason: "database" });
-          const delay = backoffMs(attempt, 200, 5000);
+          if (!isDataError(error)) throw error;
+          // One of the rows is refused by the database itself: find it, message by message.
+          this.log.warn(
+            { topic, partition, err: errorMessage(error) },
+            "database refused a batch; storing it message by message",
+          );
+          oneByOne = true;
+          this.checkStillOwned(payload);
+        }
+      }
+      return db.transaction().execute((trx) => this.write(trx, kind, topic, partition, goods, bads, true));
+    };
+    return this.withHeartbeat(payload, () =>
+      retry(attempt, {
+        minMs: 200,
+        maxMs: 5000,
+        signal: control.signal,
+        beforeAttempt: control.beforeAttempt,
+        onFailure: (error, attempt, delay) => {
+          if (error instanceof Abandoned) throw error;
+          control.retrying();
+          metrics.ingestRetries.inc({ topic, reason: "database" });
           const log =
             attempt === 0 || attempt % 10 === 0 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
           log(
@@ -317,16 +327,13 @@ export class IngestConsumer {
             },
             "could not store a kafka batch (offsets not committed); retrying",
           );
-          await this.pause(delay);
-          // A rebalance shows up here: the handler returns (uncommitted) so the consumer can rejoin.
-          await this.heartbeatOrAbandon(payload);
-        }
-      }
-    });
+        },
+      }),
+    );
   }
 
   private async write<K extends StreamKind>(
-    trx: Db,
+    trx: Transaction<Database>,
     kind: K,
     topic: string,
     partition: number,
@@ -358,90 +365,7 @@ export class IngestConsumer {
         }
       }
     }
-    let toPublish: DeadLetter[] = [];
-    if (dead.length > 0) {
-      const hex = (b: Buffer | null) => (b === null ? null : b.toString("hex"));
-      await sql`
-        INSERT INTO dead_letters (topic, partition, kafka_offset, key, payload, headers, message_ts, reason)
-        SELECT ${topic}, ${partition}, u.off, decode(u.k, 'hex'), decode(u.v, 'hex'), u.h::jsonb,
-               to_timestamp(u.ts / 1000.0), u.reason
-        FROM unnest(${dead.map((d) => d.message.offset)}::int8[], ${dead.map((d) => hex(d.message.key))}::text[],
-                    ${dead.map((d) => hex(d.message.value))}::text[],
-                    ${dead.map((d) => JSON.stringify(headersAsStrings(d.message.headers)))}::text[],
-                    ${dead.map((d) => Number(d.message.timestamp) || null)}::float8[],
-                    ${dead.map((d) => d.reason)}::text[]) AS u (off, k, v, h, ts, reason)
-        ON CONFLICT (topic, partition, kafka_offset) DO NOTHING`.execute(trx);
-      const { rows } = await sql<{ offset: string }>`
-        SELECT kafka_offset::text AS offset FROM dead_letters
-        WHERE topic = ${topic} AND partition = ${partition}
-          AND kafka_offset = ANY(${dead.map((d) => d.message.offset)}::int8[]) AND dlq_published_at IS NULL`.execute(
-        trx,
-      );
-      const pending = new Set(rows.map((r) => r.offset));
-      toPublish = dead.filter((d) => pending.has(d.message.offset));
-    }
+    const toPublish = await insertDeadLetters(trx, topic, partition, dead);
     return { stored, duplicates: accepted - stored, dead, toPublish };
-  }
-
-  /**
-   * Publishes the batch's new dead letters to `<topic>.dlq` (original key, value and headers, plus
-   * the reason and origin). Kafka failing is retried for a while; after that they stay in the
-   * dead_letters table only (dlq_published_at NULL) and the partition moves on.
-   */
-  private async publishDeadLetters(payload: EachBatchPayload, dead: DeadLetter[]): Promise<void> {
-    const { topic, partition } = payload.batch;
-    const target = dlqTopic(topic);
-    const receivedAt = new Date().toISOString();
-    const messages = dead.map((d) => ({
-      key: d.message.key,
-      value: d.message.value,
-      headers: {
-        ...d.message.headers,
-        "x-dlq-reason": d.reason,
-        "x-dlq-original-topic": topic,
-        "x-dlq-original-partition": String(partition),
-        "x-dlq-original-offset": d.message.offset,
-        "x-dlq-original-timestamp": d.message.timestamp,
-        "x-dlq-received-at": receivedAt,
-      },
-    }));
-    const deadline = Date.now() + DLQ_PUBLISH_DEADLINE_MS;
-    const key = `${topic}:${partition}`;
-    await this.withHeartbeat(payload, async () => {
-      for (let attempt = 0; ; attempt++) {
-        this.checkStillOwned(payload);
-        try {
-          await this.options.dlq.send({ topic: target, acks: -1, messages });
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) {
-            this.options.metrics.dlqPublishFailures.inc({ topic }, dead.length);
-            this.log.error(
-              { topic, partition, dlqTopic: target, count: dead.length, err: errorMessage(error) },
-              "could not publish dead letters to the DLQ topic; they are kept in the dead_letters table only",
-            );
-            return;
-          }
-          this.failing.add(key);
-          this.options.metrics.ingestRetries.inc({ topic, reason: "dlq" });
-          this.log.warn(
-            { topic, dlqTopic: target, attempt, err: errorMessage(error) },
-            "could not publish dead letters; retrying",
-          );
-          await this.pause(backoffMs(attempt, 200, 5000));
-          await this.heartbeatOrAbandon(payload);
-        }
-      }
-      this.options.metrics.dlqPublished.inc({ topic }, dead.length);
-      await sql`
-        UPDATE dead_letters SET dlq_published_at = now()
-        WHERE topic = ${topic} AND partition = ${partition}
-          AND kafka_offset = ANY(${dead.map((d) => d.message.offset)}::int8[])`
-        .execute(this.options.db)
-        .catch((error: unknown) => {
-          // Worst case the message is published to the DLQ once more after a redelivery.
-          this.log.warn({ topic, err: errorMessage(error) }, "could not mark dead letters as published");
-        });
-    });
   }
 }

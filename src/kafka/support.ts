@@ -1,9 +1,10 @@
 // Small pieces shared by the consumer and the command publisher: kafkajs logging through pino,
-// the bridge's Prometheus metrics, backoff, and telling transient database errors from bad data.
+// the bridge's Prometheus metrics, and telling transient database errors from bad data.
 import { createHash } from "node:crypto";
 import { type logCreator, logLevel } from "kafkajs";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { sqlState } from "../lib/errors.js";
 
 /** Expected kafkajs warnings: our idempotent producers limit retries on purpose (the callers retry; at-least-once). */
 const QUIET_WARNINGS = ["Limiting retries for the idempotent producer"];
@@ -107,20 +108,6 @@ export function createKafkaMetrics(registry: Registry, health: KafkaHealth): Kaf
   };
 }
 
-export function backoffMs(attempt: number, minMs = 200, maxMs = 5000): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 16));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
-
 /**
  * The database refused the data itself (a data exception or an integrity constraint): retrying
  * the same rows will not help, so they are parked as dead letters. Anything else (connection
@@ -130,10 +117,6 @@ export function sqlState(error: unknown): string | undefined {
 export function isDataError(error: unknown): boolean {
   const code = sqlState(error);
   return code !== undefined && (code.startsWith("22") || code.startsWith("23"));
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** A short stable digest (slot names). */

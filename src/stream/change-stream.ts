@@ -14,20 +14,28 @@
 //   the next connection resumes at the slot's confirmed position and redelivers what was not
 //   acknowledged (at-least-once; consumers de-duplicate by command_id). A temporary slot is for
 //   live fan-out only: it starts at the current position on every (re)connect.
-import type pg from "pg";
-import type { ChangeEvent, ChangeTransaction } from "./events.js";
+//
+// This file is the connection lifecycle and the acknowledging delivery loop; the publication and
+// slot administration is in slot-admin.ts, pgoutput messages become transactions in
+// transaction-assembler.ts.
+import { coerceError, sqlState } from "../lib/errors.js";
+import { backoffMs } from "../lib/retry.js";
+import type { ChangeTransaction } from "./events.js";
 import { formatLsn, parseLsn } from "./lsn.js";
-import { toChangeEvent } from "./mapping.js";
 import { PgOutputDecoder } from "./pgoutput.js";
 import { type CopyBothMessage, ReplicationConnection } from "./replication-reader.js";
+import {
+  type ChangeStreamLogger,
+  ChangeStreamSetupError,
+  DEFAULT_PUBLICATION,
+  ensurePublication,
+  ensureSlot,
+  isTransient,
+} from "./slot-admin.js";
+import { TransactionAssembler } from "./transaction-assembler.js";
 
 export type { ChangeEvent, ChangeTransaction } from "./events.js";
-
-export interface ChangeStreamLogger {
-  info(o: object, msg?: string): void;
-  warn(o: object, msg?: string): void;
-  error(o: object, msg?: string): void;
-}
+export { type ChangeStreamLogger, ChangeStreamSetupError, slotLagBytes } from "./slot-admin.js";
 
 export interface ChangeStreamOptions {
   connectionString: string;
@@ -41,10 +49,6 @@ export interface ChangeStreamOptions {
   /** Reconnect backoff, ms (tests use small values). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** Periodic status update (with a reply request, doubling as a liveness probe), ms. Default 10 000. */
-  statusIntervalMs?: number;
-  /** Pause reading from the server when this many transactions wait for onTransaction. Default 1000. */
-  maxQueuedTransactions?: number;
 }
 
 export type StreamState = "stopped" | "connecting" | "streaming" | "down";
@@ -60,8 +64,10 @@ export interface ChangeStream {
   onStateChange(listener: (s: StreamState) => void): () => void;
 }
 
-export const DEFAULT_PUBLICATION = "scc_changes";
-const PUBLISHED_TABLES = "setpoint_commands, alerts";
+/** Periodic status update (with a reply request, doubling as a liveness probe), ms. */
+const STATUS_INTERVAL_MS = 10_000;
+/** Pause reading from the server when this many transactions wait for onTransaction. */
+const MAX_QUEUED_TRANSACTIONS = 1000;
 const PING_BURST_COUNT = 10;
 const PING_BURST_WINDOW_MS = 1000;
 
@@ -69,48 +75,11 @@ export function createChangeStream(options: ChangeStreamOptions): ChangeStream {
   return new PgChangeStream(options);
 }
 
-/** Bytes of WAL the durable slot retains (pg_current_wal_lsn() - confirmed_flush_lsn), null if missing. */
-export async function slotLagBytes(pool: pg.Pool, slotName: string): Promise<number | null> {
-  const { rows } = await pool.query<{ lag: number | null }>(
-    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag
-     FROM pg_replication_slots WHERE slot_name = $1`,
-    [slotName],
-  );
-  return rows[0]?.lag ?? null;
-}
-
-/** An error that retrying will not fix: the publication or the slot cannot be set up. */
-export class ChangeStreamSetupError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ChangeStreamSetupError";
-  }
-}
-
 const consoleLogger: ChangeStreamLogger = {
   info: () => {},
   warn: (o, msg) => console.warn(msg ?? "", o),
   error: (o, msg) => console.error(msg ?? "", o),
 };
-
-function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
-
-/** Errors worth retrying: lost connections, a server starting or stopping, a slot in use. */
-function isTransient(error: unknown): boolean {
-  const code = sqlState(error);
-  if (!code) return true; // socket errors, timeouts
-  return (
-    code.startsWith("08") || // connection exceptions
-    code.startsWith("57") || // admin shutdown, crash shutdown, cannot connect now
-    code.startsWith("53") || // insufficient resources (too many connections)
-    code === "55006" || // object_in_use: the slot is still active for another (old) walsender
-    code === "40001" ||
-    code === "40P01"
-  );
-}
 
 function errorInfo(error: unknown): object {
   if (error instanceof Error) return { err: { message: error.message, code: sqlState(error), name: error.name } };
@@ -123,29 +92,11 @@ interface QueuedTransaction {
   end: bigint;
 }
 
-interface OpenTransaction {
-  commitLsn: string;
-  events: ChangeEvent[];
-}
-
-interface SlotRow extends Record<string, unknown> {
-  plugin: string | null;
-  slot_type: string;
-  database: string | null;
-  current_db: string;
-  temporary: boolean | string;
-  wal_status: string | null;
-  invalidation_reason: string | null;
-  confirmed_flush_lsn: string | null;
-}
-
 class PgChangeStream implements ChangeStream {
   private readonly publication: string;
   private readonly log: ChangeStreamLogger;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly statusIntervalMs: number;
-  private readonly maxQueued: number;
 
   private _state: StreamState = "stopped";
   private readonly listeners = new Set<(s: StreamState) => void>();
@@ -170,7 +121,7 @@ class PgChangeStream implements ChangeStream {
   private slotSeen = false;
 
   private decoder = new PgOutputDecoder();
-  private open: OpenTransaction | null = null;
+  private readonly assembler = new TransactionAssembler();
   private readonly queue: QueuedTransaction[] = [];
   private working = false;
   private inHandler = false;
@@ -186,8 +137,6 @@ class PgChangeStream implements ChangeStream {
     this.log = options.logger ?? consoleLogger;
     this.minBackoffMs = options.minBackoffMs ?? 500;
     this.maxBackoffMs = Math.max(this.minBackoffMs, options.maxBackoffMs ?? 30_000);
-    this.statusIntervalMs = options.statusIntervalMs ?? 10_000;
-    this.maxQueued = Math.max(1, options.maxQueuedTransactions ?? 1000);
   }
 
   get state(): StreamState {
@@ -271,7 +220,7 @@ class PgChangeStream implements ChangeStream {
     this.conn = null;
     this.session += 1; // a handler still running can no longer acknowledge
     this.queue.length = 0;
-    this.open = null;
+    this.assembler.reset();
     if (conn) {
       if (this.acked !== null) conn.sendStatus(this.acked);
       await conn.close();
@@ -290,8 +239,7 @@ class PgChangeStream implements ChangeStream {
   private scheduleReconnect(): void {
     if (this.stopRequested || this.reconnectTimer) return;
     this.setState("down");
-    const base = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(this.attempt, 20));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delay = backoffMs(this.attempt, this.minBackoffMs, this.maxBackoffMs);
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -315,13 +263,13 @@ class PgChangeStream implements ChangeStream {
     try {
       await conn.connect();
       if (this.stopRequested) throw new Error("stopped");
-      await this.ensurePublication(conn);
+      await ensurePublication(conn, this.publication, this.log, this.ctx);
       const startLsn = await this.ensureSlot(conn);
       if (this.stopRequested) throw new Error("stopped");
 
       const session = ++this.session;
       this.decoder = new PgOutputDecoder();
-      this.open = null;
+      this.assembler.reset();
       this.conn = conn;
       conn.onEnd((error) => this.onConnectionEnd(session, conn, error));
       await conn.startLogical(
@@ -383,7 +331,7 @@ class PgChangeStream implements ChangeStream {
   private abandon(session: number): void {
     this.conn = null;
     this.stopStatusTimer();
-    this.open = null;
+    this.assembler.reset();
     this.dropQueued(session);
   }
 
@@ -395,107 +343,24 @@ class PgChangeStream implements ChangeStream {
   // Publication and slot
   // ---------------------------------------------------------------------------------------------
 
-  private async ensurePublication(conn: ReplicationConnection): Promise<void> {
-    try {
-      const rows = await conn.query(
-        `SELECT 1 FROM pg_publication WHERE pubname = ${conn.escapeLiteral(this.publication)}`,
-      );
-      if (rows.length > 0) return;
-      try {
-        await conn.query(`CREATE PUBLICATION ${this.publication} FOR TABLE ${PUBLISHED_TABLES}`);
-        this.log.warn({ ...this.ctx, publication: this.publication }, "publication was missing; created it");
-      } catch (error) {
-        if (sqlState(error) !== "42710") throw error; // created concurrently
-      }
-    } catch (error) {
-      if (isTransient(error)) throw error;
-      throw new ChangeStreamSetupError(
-        `change stream: cannot create publication ${this.publication}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-  }
-
   /** Makes sure the slot exists and is usable; returns the LSN to start streaming from. */
   private async ensureSlot(conn: ReplicationConnection): Promise<bigint> {
-    const slot = this.options.slotName;
-    try {
-      if (this.options.temporary) {
-        const consistent = await this.createSlot(conn);
-        if (this.acked === null || consistent > this.acked) this.acked = consistent;
-        return 0n;
-      }
-      const rows = await conn.query<SlotRow>(
-        `SELECT s.plugin, s.slot_type, s.database::text AS database, current_database()::text AS current_db,
-                s.temporary, s.wal_status, to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason,
-                s.confirmed_flush_lsn::text AS confirmed_flush_lsn
-         FROM pg_replication_slots s WHERE s.slot_name = ${conn.escapeLiteral(slot)}`,
-      );
-      let row = rows[0];
-      if (row && (row.slot_type !== "logical" || row.plugin !== "pgoutput" || row.database !== row.current_db)) {
-        throw new ChangeStreamSetupError(
-          `change stream: replication slot ${slot} exists but is not a pgoutput slot of database ${row.current_db} ` +
-            `(type ${row.slot_type}, plugin ${row.plugin}, database ${row.database})`,
-        );
-      }
-      if (row && (row.wal_status === "lost" || row.invalidation_reason)) {
-        this.log.error(
-          {
-            ...this.ctx,
-            walStatus: row.wal_status,
-            invalidationReason: row.invalidation_reason,
-            confirmedFlushLsn: row.confirmed_flush_lsn,
-          },
-          "replication slot was invalidated: changes after its confirmed position are lost; dropping and recreating it",
-        );
-        await conn.query(`DROP_REPLICATION_SLOT ${slot}`);
-        row = undefined;
-        await this.createSlot(conn);
-        this._slotRecreations += 1;
-      } else if (!row) {
-        await this.createSlot(conn);
-        if (this.slotSeen) {
-          this._slotRecreations += 1;
-          this.log.error(
-            { ...this.ctx, lastConfirmedLsn: this.confirmedLsn },
-            "replication slot disappeared: recreated it at the current position; changes committed meanwhile were not delivered",
-          );
-        } else {
-          this.log.warn({ ...this.ctx }, "replication slot did not exist; created it at the current position");
-        }
-      }
-      this.slotSeen = true;
-      const confirmed = await conn.query<{ lsn: string | null }>(
-        `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = ${conn.escapeLiteral(slot)}`,
-      );
-      const lsn = confirmed[0]?.lsn;
-      // Never report a position behind the slot's own (it may have been advanced elsewhere, or
-      // the slot recreated): the server resumes at the larger of the two anyway.
-      if (lsn && (this.acked === null || parseLsn(lsn) > this.acked)) this.acked = parseLsn(lsn);
-      return this.acked ?? 0n;
-    } catch (error) {
-      if (error instanceof ChangeStreamSetupError || isTransient(error)) throw error;
-      // A durable slot that exists with the same name for another purpose, a temporary slot
-      // still held by our previous walsender (42710), or a concurrent drop: retry.
-      if (sqlState(error) === "42710" || sqlState(error) === "42704") throw error;
-      throw new ChangeStreamSetupError(
-        `change stream: cannot set up replication slot ${slot}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-  }
-
-  /** CREATE_REPLICATION_SLOT; returns the slot's consistent point. */
-  private async createSlot(conn: ReplicationConnection): Promise<bigint> {
-    const temporary = this.options.temporary ? " TEMPORARY" : "";
-    const rows = await conn.query<{ consistent_point: string }>(
-      `CREATE_REPLICATION_SLOT ${this.options.slotName}${temporary} LOGICAL pgoutput (SNAPSHOT 'nothing')`,
+    const { slotName, temporary } = this.options;
+    const slot = await ensureSlot(
+      conn,
+      { name: slotName, temporary },
+      this.slotSeen,
+      this.confirmedLsn,
+      this.log,
+      this.ctx,
     );
-    const point = rows[0]?.consistent_point;
-    if (!point) throw new Error("CREATE_REPLICATION_SLOT returned no consistent point");
-    return parseLsn(point);
+    if (slot.recreated) this._slotRecreations += 1;
+    // Never report a position behind the slot's own (it may have been advanced elsewhere, or
+    // the slot recreated): the server resumes at the larger of the two anyway.
+    if (slot.position !== null && (this.acked === null || slot.position > this.acked)) this.acked = slot.position;
+    if (temporary) return 0n;
+    this.slotSeen = true;
+    return this.acked ?? 0n;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -506,7 +371,7 @@ class PgChangeStream implements ChangeStream {
     if (session !== this.session || this.conn !== conn) return;
     this.lastMessageAt = Date.now();
     if (message.type === "keepalive") {
-      const idle = !this.open && !this.inHandler && this.queue.length === 0;
+      const idle = !this.assembler.inTransaction && !this.inHandler && this.queue.length === 0;
       // Nothing partly received, queued or being handled: every transaction before walEnd has
       // been acknowledged, so walEnd itself can be confirmed (lets the slot release WAL, and lets
       // a shutting-down server finish).
@@ -529,38 +394,15 @@ class PgChangeStream implements ChangeStream {
       return;
     }
     try {
-      const msg = this.decoder.decode(message.data);
-      switch (msg.tag) {
-        case "begin":
-          this.open = { commitLsn: msg.finalLsn, events: [] };
-          break;
-        case "insert":
-        case "update": {
-          if (!this.open) throw new Error(`pgoutput: ${msg.tag} outside a transaction`);
-          const event = toChangeEvent(msg.relation, msg.new);
-          if (event) this.open.events.push(event);
-          break;
-        }
-        case "commit": {
-          if (!this.open) throw new Error("pgoutput: commit outside a transaction");
-          const tx: ChangeTransaction = {
-            commitLsn: msg.commitLsn,
-            endLsn: msg.endLsn,
-            commitTime: msg.commitTime,
-            events: this.open.events,
-          };
-          this.open = null;
-          this.queue.push({ session, tx, end: parseLsn(msg.endLsn) });
-          if (this.queue.length >= this.maxQueued) conn.pause();
-          void this.drain();
-          break;
-        }
-        default:
-          break; // relation (cached by the decoder), type, origin, delete, truncate, message
+      const tx = this.assembler.accept(this.decoder.decode(message.data));
+      if (tx) {
+        this.queue.push({ session, tx, end: parseLsn(tx.endLsn) });
+        if (this.queue.length >= MAX_QUEUED_TRANSACTIONS) conn.pause();
+        void this.drain();
       }
     } catch (error) {
       this.log.error({ ...this.ctx, ...errorInfo(error) }, "change stream could not decode a message; reconnecting");
-      this.fail(conn, error instanceof Error ? error : new Error(String(error)));
+      this.fail(conn, coerceError(error));
     }
   }
 
@@ -582,7 +424,7 @@ class PgChangeStream implements ChangeStream {
         if (!item) break;
         const conn = this.conn;
         if (item.session !== this.session || !conn) continue; // stale: will be redelivered
-        if (conn.isPaused && this.queue.length <= this.maxQueued / 2) conn.resume();
+        if (conn.isPaused && this.queue.length <= MAX_QUEUED_TRANSACTIONS / 2) conn.resume();
         if (item.tx.events.length > 0) {
           this.inHandler = true;
           try {
@@ -593,7 +435,7 @@ class PgChangeStream implements ChangeStream {
                 { ...this.ctx, ...errorInfo(error), commitLsn: item.tx.commitLsn },
                 "onTransaction failed; reconnecting to have the transaction redelivered",
               );
-              this.fail(conn, error instanceof Error ? error : new Error(String(error)));
+              this.fail(conn, coerceError(error));
             }
             continue;
           } finally {
@@ -616,14 +458,14 @@ class PgChangeStream implements ChangeStream {
     this.stopStatusTimer();
     this.statusTimer = setInterval(() => {
       if (this.conn !== conn) return;
-      if (!conn.isPaused && Date.now() - this.lastMessageAt > this.statusIntervalMs * 3) {
+      if (!conn.isPaused && Date.now() - this.lastMessageAt > STATUS_INTERVAL_MS * 3) {
         this.log.warn({ ...this.ctx }, "change stream: no message from the server; reconnecting");
         this.fail(conn, new Error("replication connection idle timeout"));
         return;
       }
       // Ask for a reply: the keepalive that answers proves the connection is alive.
       conn.sendStatus(this.acked ?? 0n, true);
-    }, this.statusIntervalMs);
+    }, STATUS_INTERVAL_MS);
     this.statusTimer.unref();
   }
 

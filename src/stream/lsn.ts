@@ -19,5 +19,3 @@ export function compareLsn(a: string | bigint, b: string | bigint): number {
   const y = typeof b === "bigint" ? b : parseLsn(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
-
-export const ZERO_LSN = "0/0";

@@ -6,6 +6,8 @@
 
 import type { Duplex } from "node:stream";
 import pg from "pg";
+import { coerceError } from "../lib/errors.js";
+import { withTimeout } from "../lib/timeout.js";
 import { formatLsn } from "./lsn.js";
 import { dateToPgTimestamp, pgTimestampToDate } from "./pgoutput.js";
 
@@ -26,8 +28,9 @@ interface WireConnection {
 export interface ReplicationConnectionOptions {
   connectionString: string;
   applicationName?: string;
-  connectTimeoutMs?: number;
 }
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export function parseCopyBothMessage(chunk: Buffer): CopyBothMessage | null {
   switch (chunk[0]) {
@@ -63,14 +66,6 @@ export function standbyStatusUpdate(lsn: bigint, replyRequested: boolean, now = 
   return buf;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 export class ReplicationConnection {
   private readonly client: pg.Client;
   private readonly wire: WireConnection;
@@ -91,7 +86,7 @@ export class ReplicationConnection {
       // Text output of timestamptz in a fixed, parseable form.
       options: "-c DateStyle=ISO -c TimeZone=UTC",
       keepAlive: true,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     } as pg.ClientConfig;
     const client = new pg.Client(config);
     this.client = client;
@@ -120,10 +115,6 @@ export class ReplicationConnection {
     if (this.ended) return;
     this.ended = true;
     for (const listener of this.endListeners.splice(0)) listener(this.lastError);
-  }
-
-  get isEnded(): boolean {
-    return this.ended;
   }
 
   get isPaused(): boolean {
@@ -174,7 +165,7 @@ export class ReplicationConnection {
       );
       query.then(
         () => reject(new Error("START_REPLICATION ended before streaming started")),
-        (error: unknown) => reject(error instanceof Error ? error : new Error(String(error))),
+        (error: unknown) => reject(coerceError(error)),
       );
     });
   }
@@ -221,10 +212,12 @@ export class ReplicationConnection {
       } catch {
         // socket already gone
       }
-      await withTimeout(this.streamQuery, timeoutMs);
+      // Never rejects (errors are its value); a timeout just moves on to Terminate.
+      await withTimeout(this.streamQuery, timeoutMs, "the end of START_REPLICATION").catch(() => {});
     }
     void this.client.end().catch(() => {});
-    if ((await withTimeout(ended, timeoutMs)) === "timeout") this.destroy();
+    // `ended` never rejects: only the timeout does.
+    await withTimeout(ended, timeoutMs, "closing the replication connection").catch(() => this.destroy());
   }
 
   /** Drops the connection at once (the server sees the socket close). */

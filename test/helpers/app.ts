@@ -1,7 +1,9 @@
 // Starts the real service on a free port against this file's own database.
-import { type App, buildApp } from "../../src/app.js";
 import { type Config, loadConfig, parseApiKeys } from "../../src/config.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
+import { bearer, type GraphQLResponse, type RunningService, startService } from "./service.js";
+
+export { bearer, type GraphQLResponse } from "./service.js";
 
 /** Keys every test app accepts (API_KEYS): one per role, and a reader limited to two sites. */
 export const TEST_KEYS = {
@@ -26,24 +28,13 @@ export const TEST_API_KEYS = parseApiKeys(
   ].join(";"),
 );
 
-export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-export interface GraphQLResponse<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
-
-export interface TestApp {
-  readonly app: App;
-  readonly url: string;
-  readonly wsUrl: string;
+export interface TestApp extends Pick<RunningService, "app" | "url" | "wsUrl" | "stop"> {
   readonly database: TestDatabase;
   gql<T = Record<string, unknown>>(
     query: string,
     variables?: Record<string, unknown>,
     headers?: Record<string, string>,
   ): Promise<GraphQLResponse<T>>;
-  stop(): Promise<void>;
 }
 
 export async function startTestApp(overrides: Partial<Config> = {}, database?: TestDatabase): Promise<TestApp> {
@@ -56,23 +47,17 @@ export async function startTestApp(overrides: Partial<Config> = {}, database?: T
     rateLimitPerSecond: 0,
     ...overrides,
   };
-  const app = buildApp(config);
-  const { url } = await app.start();
+  const service = await startService(config);
   return {
-    app,
-    url,
-    wsUrl: url.replace(/^http/, "ws"),
+    app: service.app,
+    url: service.url,
+    wsUrl: service.wsUrl,
     database: db,
     async gql(query, variables, headers = bearer(TEST_KEYS.admin)) {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      return (await res.json()) as GraphQLResponse<never>;
+      return (await service.post<never>(query, variables, headers)).body;
     },
     async stop() {
-      await app.stop();
+      await service.stop();
       if (!database) await db.drop();
     },
   };

@@ -2,6 +2,7 @@
 import { type Client, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { TEST_KEYS } from "./app.js";
+import { until } from "./until.js";
 
 export interface Collected<T> {
   readonly events: T[];
@@ -32,15 +33,11 @@ export async function collect<T>(
     errors: [],
     completed: false,
     async waitFor(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (collected.events.length < count) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `got ${collected.events.length} of ${count} events; errors: ${JSON.stringify(collected.errors)}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until(() => collected.events.length >= count, { timeoutMs, intervalMs: 10 }).catch(() => {
+        throw new Error(
+          `got ${collected.events.length} of ${count} events; errors: ${JSON.stringify(collected.errors)}`,
+        );
+      });
       return collected.events;
     },
     dispose: () => {},

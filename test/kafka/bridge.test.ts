@@ -5,22 +5,21 @@ import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, setClock, T0 } from "../helpers/events.js";
+import type { TestDatabase } from "../helpers/db.js";
+import { at } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 import {
+  type Collector,
   caughtUp,
   collect,
   committedOffsets,
   connectProducer,
-  createTopics,
-  ensureBroker,
+  type KafkaTestEnv,
   kafkaUnavailable,
   type Received,
   send,
-  testKafka,
-  testTopics,
+  startKafkaTestEnv,
   uniq,
-  until,
 } from "./kafka-helpers.js";
 
 const unavailable = kafkaUnavailable();
@@ -40,6 +39,7 @@ interface CommandRow {
 }
 
 describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  let env: KafkaTestEnv;
   let brokers: string[];
   let kafka: Kafka;
   let admin: Admin;
@@ -50,8 +50,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   let groupId: string;
   let app: TestApp;
   let second: TestApp | null = null;
-  let reader: { messages: Received[]; stop(): Promise<void> };
-  let dlqReader: { messages: Received[]; stop(): Promise<void> };
+  let reader: Collector;
+  let dlqReader: Collector;
 
   const rawCount = async (table: string): Promise<number> =>
     (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n ?? 0;
@@ -81,16 +81,9 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     }>;
 
   beforeAll(async () => {
-    brokers = ensureBroker();
-    kafka = testKafka(brokers);
-    admin = kafka.admin();
-    await admin.connect();
-    topics = testTopics("scc-bridge");
+    env = await startKafkaTestEnv("scc-bridge");
+    ({ brokers, kafka, admin, topics, groupId, db } = env);
     inputTopics = [topics.sessionSamples, topics.siteDemand, topics.priceSignals, topics.drSignals];
-    await createTopics(admin, [...inputTopics, topics.setpointCommands], 3);
-    groupId = uniq("scc-bridge-group");
-    db = await createTestDatabase();
-    await setClock(db.pool, T0);
     app = await startTestApp({ kafkaBrokers: brokers, kafkaTopics: topics, kafkaGroupId: groupId }, db);
     producer = await connectProducer(kafka);
     reader = await collect(kafka, [topics.setpointCommands]);
@@ -106,12 +99,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     await producer?.disconnect().catch(() => {});
     await second?.stop().catch(() => {});
     await app?.stop().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-    await db?.drop(); // also drops the durable command slot
+    await env?.close();
   }, 60_000);
 
   test("joins its group, takes the command leadership and reports ready", async () => {
-    await until(async () => (await readyz(app)).checks.kafka === true, 20_000, "readyz kafka");
+    await until(async () => (await readyz(app)).checks.kafka === true, { timeoutMs: 20_000, what: "readyz kafka" });
     expect(await metric(app, "scc_kafka_command_leader", {})).toBe(1);
   });
 
@@ -140,7 +132,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         ...extra,
       },
     });
-    await until(async () => (await rawCount("site_demand_raw")) === 1, 20_000, "the demand sample");
+    await until(async () => (await rawCount("site_demand_raw")) === 1, {
+      timeoutMs: 20_000,
+      what: "the demand sample",
+    });
     await send(producer, topics.sessionSamples, [sample("rt-a", at(-40)), sample("rt-b", at(-40))]);
 
     const setpoints = async () =>
@@ -150,11 +145,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
           [site],
         )
       ).rows;
-    await until(
-      async () => (await setpoints()).filter((s) => s.setpoint_kw === 22).length === 2,
-      20_000,
-      "rated setpoints",
-    );
+    await until(async () => (await setpoints()).filter((s) => s.setpoint_kw === 22).length === 2, {
+      timeoutMs: 20_000,
+      what: "rated setpoints",
+    });
     expect((await setpoints()).map((s) => s.limited_by)).toEqual(["RATED_POWER", "RATED_POWER"]);
 
     // Price: ON_PEAK halves the target (C = 70, T = 35 -> 17.5 each).
@@ -171,7 +165,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         },
       },
     ]);
-    await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 17.5), 20_000, "price-tier setpoints");
+    await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 17.5), {
+      timeoutMs: 20_000,
+      what: "price-tier setpoints",
+    });
     // DR: 50 % curtailment (C = 35, T = 17.5 -> 8.75 each).
     await send(producer, topics.drSignals, [
       {
@@ -187,7 +184,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         },
       },
     ]);
-    await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 8.75), 20_000, "curtailed setpoints");
+    await until(async () => (await setpoints()).every((s) => s.setpoint_kw === 8.75), {
+      timeoutMs: 20_000,
+      what: "curtailed setpoints",
+    });
     const { rows: siteRows } = await db.pool.query(
       "SELECT price_tier, curtailment_pct, ev_cap_kw FROM sites WHERE site_id = $1",
       [site],
@@ -209,16 +209,14 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
             [site],
           )
         ).rowCount === 1,
-      20_000,
-      "SITE_OVER_DEMAND alert",
+      { timeoutMs: 20_000, what: "SITE_OVER_DEMAND alert" },
     );
     await send(producer, topics.sessionSamples, [sample("rt-a", at(-5), { ended: true })]);
     await until(
       async () =>
         (await db.pool.query("SELECT ended_at FROM sessions WHERE session_id = 'rt-a' AND end_reason = 'ENDED'"))
           .rowCount === 1,
-      20_000,
-      "session rt-a ended",
+      { timeoutMs: 20_000, what: "session rt-a ended" },
     );
 
     // Every raw row came from Kafka and knows its position.
@@ -243,8 +241,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         const onTopicNow = published();
         return commands.every((c) => onTopicNow.has(c.command_id));
       },
-      20_000,
-      "all commands on the topic",
+      { timeoutMs: 20_000, what: "all commands on the topic" },
     );
     const onTopic = published();
     for (const c of commands) {
@@ -318,12 +315,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
       nulSample("nul-2", "bad\u0000tag"),
       nulSample("nul-3", "ok"),
     ]);
-    await until(
-      async () => (await rawCount("site_demand_raw")) === before + 1,
-      20_000,
-      "the good demand sample after the bad ones",
-    );
-    await until(async () => (await rawCount("dead_letters")) === 6, 20_000, "6 dead letters");
+    await until(async () => (await rawCount("site_demand_raw")) === before + 1, {
+      timeoutMs: 20_000,
+      what: "the good demand sample after the bad ones",
+    });
+    await until(async () => (await rawCount("dead_letters")) === 6, { timeoutMs: 20_000, what: "6 dead letters" });
     const { rows: nul } = await db.pool.query(
       "SELECT session_id FROM session_samples_raw WHERE session_id LIKE 'nul-%' ORDER BY 1",
     );
@@ -368,7 +364,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     expect(BigInt(good[0].kafka_offset)).toBeGreaterThan(BigInt(demandDead[3]?.kafka_offset ?? "0"));
 
     // The DLQ topics: original key and value, the reason and the origin in headers.
-    await until(() => dlqReader.messages.length === 6, 20_000, "6 messages on the DLQ topics");
+    await until(() => dlqReader.messages.length === 6, { timeoutMs: 20_000, what: "6 messages on the DLQ topics" });
     for (const d of dead) {
       const m = dlqReader.messages.find(
         (x) => x.headers["x-dlq-original-topic"] === d.topic && x.headers["x-dlq-original-offset"] === d.kafka_offset,
@@ -382,10 +378,14 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     }
     await until(
       async () => (await db.pool.query("SELECT 1 FROM dead_letters WHERE dlq_published_at IS NULL")).rowCount === 0,
+      { timeoutMs: 20_000 },
     );
 
     // Offsets moved past them, and /metrics counts them.
-    await until(() => caughtUp(admin, groupId, [topics.siteDemand, topics.drSignals]), 20_000, "offsets committed");
+    await until(() => caughtUp(admin, groupId, [topics.siteDemand, topics.drSignals]), {
+      timeoutMs: 20_000,
+      what: "offsets committed",
+    });
     expect(await metric(app, "scc_kafka_messages_total", { topic: topics.siteDemand, outcome: "dead_letter" })).toBe(4);
     expect(await metric(app, "scc_kafka_messages_total", { topic: topics.drSignals, outcome: "dead_letter" })).toBe(1);
     const text = await (await fetch(app.url.replace(/\/graphql$/, "/metrics"))).text();
@@ -394,7 +394,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   });
 
   test("a failing database transaction leaves the offset uncommitted and the batch is retried, not dead-lettered", async () => {
-    await until(() => caughtUp(admin, groupId, inputTopics), 20_000, "caught up before");
+    await until(() => caughtUp(admin, groupId, inputTopics), { timeoutMs: 20_000, what: "caught up before" });
     const committedBefore = await committedOffsets(admin, groupId, topics.drSignals);
     const retriesBefore = await metric(app, "scc_kafka_ingest_retries_total", {
       topic: topics.drSignals,
@@ -422,8 +422,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         async () =>
           (await metric(app, "scc_kafka_ingest_retries_total", { topic: topics.drSignals, reason: "database" })) >=
           retriesBefore + 2,
-        20_000,
-        "the batch to be retried",
+        { timeoutMs: 20_000, what: "the batch to be retried" },
       );
       expect((await readyz(app)).checks.kafka).toBe(false);
       expect(await committedOffsets(admin, groupId, topics.drSignals)).toEqual(committedBefore);
@@ -431,18 +430,20 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     } finally {
       await db.pool.query("ALTER TABLE dr_signals_raw_away RENAME TO dr_signals_raw");
     }
-    await until(
-      async () => (await rawCount("dr_signals_raw")) === drBefore + 1,
-      20_000,
-      "the DR signal stored after the repair",
-    );
-    await until(() => caughtUp(admin, groupId, [topics.drSignals]), 20_000, "the offset committed after the repair");
-    await until(async () => (await readyz(app)).checks.kafka === true, 10_000, "healthy again");
+    await until(async () => (await rawCount("dr_signals_raw")) === drBefore + 1, {
+      timeoutMs: 20_000,
+      what: "the DR signal stored after the repair",
+    });
+    await until(() => caughtUp(admin, groupId, [topics.drSignals]), {
+      timeoutMs: 20_000,
+      what: "the offset committed after the repair",
+    });
+    await until(async () => (await readyz(app)).checks.kafka === true, { timeoutMs: 10_000, what: "healthy again" });
     expect(await rawCount("dead_letters")).toBe(deadBefore);
   });
 
   test("a replay (second group, same database) stores nothing twice; a second instance takes over the commands when the leader stops", async () => {
-    await until(() => caughtUp(admin, groupId, inputTopics), 20_000, "first group caught up");
+    await until(() => caughtUp(admin, groupId, inputTopics), { timeoutMs: 20_000, what: "first group caught up" });
     const tables = [
       "session_samples_raw",
       "site_demand_raw",
@@ -457,7 +458,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     const dlqBefore = dlqReader.messages.length;
     const replayGroup = uniq("scc-bridge-replay");
     second = await startTestApp({ kafkaBrokers: brokers, kafkaTopics: topics, kafkaGroupId: replayGroup }, db);
-    await until(() => caughtUp(admin, replayGroup, inputTopics), 30_000, "the replay group caught up");
+    await until(() => caughtUp(admin, replayGroup, inputTopics), {
+      timeoutMs: 30_000,
+      what: "the replay group caught up",
+    });
     expect(await counts()).toEqual(before);
     const good = tables.slice(0, 4).reduce((sum, t) => sum + (before[t] ?? 0), 0);
     let duplicates = 0;
@@ -474,11 +478,10 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     expect(await metric(second, "scc_kafka_command_leader", {})).toBe(0);
     const secondApp = second;
     await app.stop();
-    await until(
-      async () => (await metric(secondApp, "scc_kafka_command_leader", {})) === 1,
-      15_000,
-      "the second instance to lead",
-    );
+    await until(async () => (await metric(secondApp, "scc_kafka_command_leader", {})) === 1, {
+      timeoutMs: 15_000,
+      what: "the second instance to lead",
+    });
     await send(producer, topics.sessionSamples, [
       {
         key: "cp-rt-c",
@@ -493,19 +496,17 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         },
       },
     ]);
-    await until(
-      async () => (await db.pool.query("SELECT 1 FROM setpoints WHERE session_id = 'rt-c'")).rowCount === 1,
-      20_000,
-      "rt-c setpoint",
-    );
+    await until(async () => (await db.pool.query("SELECT 1 FROM setpoints WHERE session_id = 'rt-c'")).rowCount === 1, {
+      timeoutMs: 20_000,
+      what: "rt-c setpoint",
+    });
     const commands = await commandRows();
     await until(
       () => {
         const onTopicNow = published();
         return commands.every((c) => onTopicNow.has(c.command_id));
       },
-      20_000,
-      "all commands on the topic after the takeover",
+      { timeoutMs: 20_000, what: "all commands on the topic after the takeover" },
     );
     expect(published().get(commands.find((c) => c.session_id === "rt-c")?.command_id ?? "")?.key).toBe("cp-rt-c");
   }, 60_000);

@@ -6,23 +6,20 @@ import { createServer } from "node:net";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, setClock, T0 } from "../helpers/events.js";
+import type { TestDatabase } from "../helpers/db.js";
+import { at } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 import {
+  type Collector,
   caughtUp,
   collect,
   connectProducer,
-  createTopics,
-  ensureBroker,
+  type KafkaTestEnv,
   kafkaUnavailable,
-  type Received,
   ROOT,
   send,
-  testKafka,
-  testTopics,
+  startKafkaTestEnv,
   topicEnv,
-  uniq,
-  until,
 } from "./kafka-helpers.js";
 
 const unavailable = kafkaUnavailable();
@@ -50,6 +47,7 @@ async function freePort(): Promise<number> {
 }
 
 describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+  let env: KafkaTestEnv;
   let brokers: string[];
   let kafka: Kafka;
   let admin: Admin;
@@ -93,19 +91,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
     (await db.pool.query<{ n: number }>(sqlText)).rows[0]?.n ?? 0;
 
   beforeAll(async () => {
-    brokers = ensureBroker();
-    kafka = testKafka(brokers);
-    admin = kafka.admin();
-    await admin.connect();
-    topics = testTopics("scc-crash");
-    await createTopics(
-      admin,
-      [topics.sessionSamples, topics.siteDemand, topics.priceSignals, topics.drSignals, topics.setpointCommands],
-      3,
-    );
-    groupId = uniq("scc-crash-group");
-    db = await createTestDatabase();
-    await setClock(db.pool, T0);
+    env = await startKafkaTestEnv("scc-crash");
+    ({ brokers, kafka, admin, topics, groupId, db } = env);
     producer = await connectProducer(kafka);
   }, 90_000);
 
@@ -115,12 +102,11 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
       await s.exited;
     }
     await producer?.disconnect().catch(() => {});
-    await admin?.disconnect().catch(() => {});
-    await db?.drop(); // also drops the durable command slot
+    await env?.close();
   }, 60_000);
 
   test("SIGKILL while ingesting, then restart: every command on the topic, no raw row twice, none missing", async () => {
-    const reader: { messages: Received[]; stop(): Promise<void> } = await collect(kafka, [topics.setpointCommands]);
+    const reader: Collector = await collect(kafka, [topics.setpointCommands]);
     try {
       // Capacity for the first few sessions per site, then everybody's share shrinks: many commands.
       await send(
@@ -168,25 +154,23 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
 
       const first = await startService();
       // Kill it while it is busy: rows and commands flowing, messages still arriving.
-      await until(
-        async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) >= 300,
-        30_000,
-        "the first service to ingest",
-      ).catch((error: Error) => {
+      await until(async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) >= 300, {
+        timeoutMs: 30_000,
+        what: "the first service to ingest",
+      }).catch((error: Error) => {
         throw new Error(`${error.message}\n${first.output.join("")}`);
       });
-      await until(() => reader.messages.length > 0, 15_000, "the first commands on the topic");
+      await until(() => reader.messages.length > 0, { timeoutMs: 15_000, what: "the first commands on the topic" });
       const pid = first.child.pid as number;
       process.kill(pid, "SIGKILL");
       expect(await first.exited).toBeNull(); // killed by a signal
       const rowsAtKill = await count("SELECT count(*)::int AS n FROM session_samples_raw");
 
       const second = await startService();
-      await until(
-        async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) > rowsAtKill + 300,
-        40_000,
-        "the restarted service to ingest",
-      ).catch((error: Error) => {
+      await until(async () => (await count("SELECT count(*)::int AS n FROM session_samples_raw")) > rowsAtKill + 300, {
+        timeoutMs: 40_000,
+        what: "the restarted service to ingest",
+      }).catch((error: Error) => {
         throw new Error(`${error.message}\n${second.output.join("")}`);
       });
       producing = false;
@@ -197,14 +181,12 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
           (await count("SELECT count(*)::int AS n FROM session_samples_raw")) +
             (await count("SELECT count(*)::int AS n FROM site_demand_raw")) ===
           produced,
-        30_000,
-        `all ${produced} messages stored`,
+        { timeoutMs: 30_000, what: `all ${produced} messages stored` },
       );
-      await until(
-        () => caughtUp(admin, groupId, [topics.sessionSamples, topics.siteDemand]),
-        20_000,
-        "offsets committed",
-      );
+      await until(() => caughtUp(admin, groupId, [topics.sessionSamples, topics.siteDemand]), {
+        timeoutMs: 20_000,
+        what: "offsets committed",
+      });
 
       // No raw row twice: each (topic, partition, offset) once, and exactly one row per message.
       expect(
@@ -228,8 +210,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
           const seenNow = onTopic();
           return (await ids()).every((id) => seenNow.has(id));
         },
-        30_000,
-        "every command on the topic",
+        { timeoutMs: 30_000, what: "every command on the topic" },
       ).catch(async (error: Error) => {
         const missing = (await ids()).filter((id) => !onTopic().has(id));
         throw new Error(`${error.message}: ${missing.length} missing\n${second.output.join("")}`);

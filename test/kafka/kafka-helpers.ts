@@ -16,6 +16,8 @@ import {
   type Producer,
 } from "kafkajs";
 import type { KafkaTopics } from "../../src/config.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { setClock, T0 } from "../helpers/events.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -92,29 +94,6 @@ export async function createTopics(admin: Admin, topics: string[], numPartitions
   await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true });
 }
 
-export async function until<T>(
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-  what = "condition",
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export interface Received {
   topic: string;
   partition: number;
@@ -131,11 +110,13 @@ function headerStrings(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+export interface Collector {
+  readonly messages: Received[];
+  stop(): Promise<void>;
+}
+
 /** Reads topics from the beginning (own group) into `messages` until stopped. */
-export async function collect(
-  kafka: Kafka,
-  topics: string[],
-): Promise<{ messages: Received[]; stop(): Promise<void> }> {
+export async function collect(kafka: Kafka, topics: string[]): Promise<Collector> {
   const consumer: Consumer = kafka.consumer({
     groupId: uniq("scc-test-reader"),
     maxWaitTimeInMs: 200,
@@ -197,4 +178,53 @@ export async function caughtUp(admin: Admin, groupId: string, topics: string[]):
     }
   }
   return true;
+}
+
+/** What every Kafka test file starts with: the broker, an admin, its topics, a database on the T0 clock. */
+export interface KafkaTestEnv {
+  readonly brokers: string[];
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly topics: KafkaTopics;
+  readonly groupId: string;
+  readonly db: TestDatabase;
+  /** Disconnects the admin and drops the database (and with it the durable command slot). */
+  close(): Promise<void>;
+}
+
+/** Starts the environment; `create` names the topics to create (3 partitions each), default all five. */
+export async function startKafkaTestEnv(
+  tag: string,
+  create: readonly (keyof KafkaTopics)[] = [
+    "sessionSamples",
+    "siteDemand",
+    "priceSignals",
+    "drSignals",
+    "setpointCommands",
+  ],
+): Promise<KafkaTestEnv> {
+  const brokers = ensureBroker();
+  const kafka = testKafka(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = testTopics(tag);
+  await createTopics(
+    admin,
+    create.map((kind) => topics[kind]),
+    3,
+  );
+  const db = await createTestDatabase();
+  await setClock(db.pool, T0);
+  return {
+    brokers,
+    kafka,
+    admin,
+    topics,
+    groupId: uniq(`${tag}-group`),
+    db,
+    async close() {
+      await admin.disconnect().catch(() => {});
+      await db.drop();
+    },
+  };
 }

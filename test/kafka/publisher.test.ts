@@ -3,24 +3,23 @@
 // commands in the durable slot until Kafka is back or another publisher starts; leadership moves
 // when the leader's lock session dies.
 import net from "node:net";
-import { type Admin, type ISocketFactory, Kafka, logLevel } from "kafkajs";
+import { type ISocketFactory, Kafka, logLevel } from "kafkajs";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CommandPublisher, commandSlotName, LEADER_LOCK_KEY } from "../../src/kafka/command-publisher.js";
 import { createKafkaMetrics } from "../../src/kafka/support.js";
 import { createMetrics } from "../../src/ops/metrics.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, demand, samples, setClock, T0 } from "../helpers/events.js";
+import type { TestDatabase } from "../helpers/db.js";
+import { at, demand, samples } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 import {
+  type Collector,
   collect,
-  createTopics,
-  ensureBroker,
+  type KafkaTestEnv,
   kafkaUnavailable,
-  type Received,
+  startKafkaTestEnv,
   testKafka,
-  uniq,
-  until,
 } from "./kafka-helpers.js";
 
 const unavailable = kafkaUnavailable();
@@ -53,11 +52,11 @@ function switchableKafka(brokers: string[]) {
 describe.skipIf(unavailable !== null)(
   `kafka command publisher${unavailable ? ` (skipped: ${unavailable})` : ""}`,
   () => {
+    let env: KafkaTestEnv;
     let brokers: string[];
-    let admin: Admin;
     let db: TestDatabase;
     let topic: string;
-    let reader: { messages: Received[]; stop(): Promise<void> };
+    let reader: Collector;
     const publishers: CommandPublisher[] = [];
     let n = 0;
 
@@ -99,36 +98,30 @@ describe.skipIf(unavailable !== null)(
       new Set(reader.messages.map((m) => (JSON.parse(m.value ?? "{}") as { command_id: string }).command_id));
 
     beforeAll(async () => {
-      brokers = ensureBroker();
-      const kafka = testKafka(brokers);
-      admin = kafka.admin();
-      await admin.connect();
-      topic = `${uniq("scc-publisher")}.commands`;
-      await createTopics(admin, [topic], 3);
-      db = await createTestDatabase();
-      await setClock(db.pool, T0);
-      reader = await collect(kafka, [topic]);
+      env = await startKafkaTestEnv("scc-publisher", ["setpointCommands"]);
+      ({ brokers, db } = env);
+      topic = env.topics.setpointCommands;
+      reader = await collect(env.kafka, [topic]);
     }, 90_000);
 
     afterAll(async () => {
       await Promise.all(publishers.map((p) => p.stop().catch(() => {})));
       await reader?.stop().catch(() => {});
-      await admin?.disconnect().catch(() => {});
-      await db?.drop(); // also drops the durable command slot
+      await env?.close();
     }, 60_000);
 
     test("Kafka down: the commands wait in the slot (unhealthy meanwhile) and all arrive when Kafka is back", async () => {
       const switchable = switchableKafka(brokers);
       const p = publisher(switchable.kafka);
       await p.start();
-      await until(() => p.leader, 10_000, "leadership");
+      await until(() => p.leader, { timeoutMs: 10_000, what: "leadership" });
       const first = await newCommand();
-      await until(() => onTopic().has(first), 20_000, "the first command on the topic");
+      await until(() => onTopic().has(first), { timeoutMs: 20_000, what: "the first command on the topic" });
       expect(p.ok).toBe(true);
 
       switchable.setDown(true);
       const pending = [await newCommand(), await newCommand(), await newCommand()];
-      await until(() => !p.ok, 20_000, "the publisher to report failing");
+      await until(() => !p.ok, { timeoutMs: 20_000, what: "the publisher to report failing" });
       expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
       const slot = commandSlotName(db.name);
       const { rows } = await db.pool.query<{ lag: number }>(
@@ -138,12 +131,11 @@ describe.skipIf(unavailable !== null)(
       expect(rows[0]?.lag).toBeGreaterThan(0);
 
       switchable.setDown(false);
-      await until(
-        () => pending.every((id) => onTopic().has(id)),
-        30_000,
-        "the held commands on the topic after Kafka is back",
-      );
-      await until(() => p.ok, 10_000, "healthy again");
+      await until(() => pending.every((id) => onTopic().has(id)), {
+        timeoutMs: 30_000,
+        what: "the held commands on the topic after Kafka is back",
+      });
+      await until(() => p.ok, { timeoutMs: 10_000, what: "healthy again" });
       await p.stop();
     }, 60_000);
 
@@ -152,19 +144,18 @@ describe.skipIf(unavailable !== null)(
       switchable.setDown(true);
       const down = publisher(switchable.kafka);
       await down.start();
-      await until(() => down.leader, 10_000, "leadership");
+      await until(() => down.leader, { timeoutMs: 10_000, what: "leadership" });
       const pending = [await newCommand(), await newCommand()];
-      await until(() => !down.ok, 20_000, "the publisher to report failing");
+      await until(() => !down.ok, { timeoutMs: 20_000, what: "the publisher to report failing" });
       await down.stop();
       expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
 
       const healthy = publisher(testKafka(brokers));
       await healthy.start();
-      await until(
-        () => pending.every((id) => onTopic().has(id)),
-        30_000,
-        "the held commands published by the next leader",
-      );
+      await until(() => pending.every((id) => onTopic().has(id)), {
+        timeoutMs: 30_000,
+        what: "the held commands published by the next leader",
+      });
       await healthy.stop();
     }, 60_000);
 
@@ -172,14 +163,14 @@ describe.skipIf(unavailable !== null)(
       const a = publisher(testKafka(brokers));
       const b = publisher(testKafka(brokers));
       await Promise.all([a.start(), b.start()]);
-      await until(() => [a, b].filter((p) => p.leader).length === 1, 10_000, "exactly one leader");
+      await until(() => [a, b].filter((p) => p.leader).length === 1, { timeoutMs: 10_000, what: "exactly one leader" });
       // It stays that way.
       for (let i = 0; i < 5; i++) {
         await new Promise((r) => setTimeout(r, 200));
         expect([a, b].filter((p) => p.leader)).toHaveLength(1);
       }
       const before = await newCommand();
-      await until(() => onTopic().has(before), 20_000, "a command on the topic");
+      await until(() => onTopic().has(before), { timeoutMs: 20_000, what: "a command on the topic" });
 
       const slot = commandSlotName(db.name);
       const walsender = async () =>
@@ -206,20 +197,22 @@ describe.skipIf(unavailable !== null)(
           const pid = await walsender();
           return pid !== null && pid !== oldWalsender;
         },
-        15_000,
-        "a new walsender on the slot",
+        { timeoutMs: 15_000, what: "a new walsender on the slot" },
       );
-      await until(() => [a, b].filter((p) => p.leader).length === 1, 15_000, "one leader again");
+      await until(() => [a, b].filter((p) => p.leader).length === 1, { timeoutMs: 15_000, what: "one leader again" });
       const after = await newCommand();
-      await until(() => onTopic().has(after), 20_000, "a command on the topic after the hand-over");
+      await until(() => onTopic().has(after), {
+        timeoutMs: 20_000,
+        what: "a command on the topic after the hand-over",
+      });
 
       // The other instance takes over when the leader stops.
       const current = a.leader ? a : b;
       const other = current === a ? b : a;
       await current.stop();
-      await until(() => other.leader, 10_000, "the other instance to lead");
+      await until(() => other.leader, { timeoutMs: 10_000, what: "the other instance to lead" });
       const last = await newCommand();
-      await until(() => onTopic().has(last), 20_000, "a command on the topic from the new leader");
+      await until(() => onTopic().has(last), { timeoutMs: 20_000, what: "a command on the topic from the new leader" });
     }, 60_000);
   },
 );

@@ -13,6 +13,7 @@ import type { AlertEvent, ChangeTransaction, SetpointCommandEvent } from "../../
 import { compareLsn } from "../../src/stream/lsn.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { at, demand, samples, setClock, T0 } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 
 let t: TestDatabase;
 const streams: ChangeStream[] = [];
@@ -35,8 +36,7 @@ afterEach(async () => {
         );
         return rows[0].n === 0;
       },
-      5000,
-      "slots inactive",
+      { timeoutMs: 5000, what: "slots inactive" },
     );
     await t.pool.query(
       "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = ANY($1)",
@@ -49,16 +49,6 @@ afterAll(async () => {
 });
 
 const uniq = (prefix: string) => `${prefix}_${randomBytes(4).toString("hex")}`;
-
-async function until<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface Logged {
   level: "info" | "warn" | "error";
@@ -126,11 +116,10 @@ describe("events", () => {
 
     const before = Date.now();
     const { site, session } = await newCommand("typed");
-    const cmd = (await until(
-      () => got.commands().find((c) => c.sessionId === session),
-      10_000,
-      "command",
-    )) as SetpointCommandEvent;
+    const cmd = (await until(() => got.commands().find((c) => c.sessionId === session), {
+      timeoutMs: 10_000,
+      what: "command",
+    })) as SetpointCommandEvent;
     const { rows } = await t.pool.query("SELECT seq, command_id FROM setpoint_commands WHERE session_id = $1", [
       session,
     ]);
@@ -174,8 +163,7 @@ describe("events", () => {
         const a = got.alerts().filter((e) => e.siteId === site);
         return a.length >= 2 ? a : null;
       },
-      10_000,
-      "two alert events",
+      { timeoutMs: 10_000, what: "two alert events" },
     );
     expect(alerts).toHaveLength(2);
     const [raised, cleared] = alerts as [AlertEvent, AlertEvent];
@@ -217,7 +205,7 @@ describe("acknowledgement", () => {
     });
     await a.start();
     const { session } = await newCommand("crash");
-    const tx = await until(() => pendingA, 10_000, "delivery to stream A");
+    const tx = await until(() => pendingA, { timeoutMs: 10_000, what: "delivery to stream A" });
     await new Promise((r) => setTimeout(r, 300)); // keepalives must not move the position past it
     expect(compareLsn(a.confirmedLsn ?? "0/0", tx.commitLsn)).toBeLessThanOrEqual(0);
     await a.stop();
@@ -244,7 +232,7 @@ describe("acknowledgement", () => {
       },
     });
     await b.start();
-    const held = await until(() => heldTx, 10_000, "redelivery and the held transaction");
+    const held = await until(() => heldTx, { timeoutMs: 10_000, what: "redelivery and the held transaction" });
     const redelivered = gotB.find((x) => x.commitLsn === tx.commitLsn);
     expect(redelivered?.events).toEqual(tx.events);
     expect(gotB.map((x) => x.commitLsn)).toEqual([tx.commitLsn, held.commitLsn]);
@@ -269,7 +257,10 @@ describe("acknowledgement", () => {
     const c = stream({ slotName: slot, temporary: false, onTransaction: gotC.onTransaction });
     await c.start();
     const next = await newCommand("next");
-    await until(() => gotC.commands().some((e) => e.sessionId === next.session), 10_000, "next transaction on C");
+    await until(() => gotC.commands().some((e) => e.sessionId === next.session), {
+      timeoutMs: 10_000,
+      what: "next transaction on C",
+    });
     expect(gotC.txs[0]?.commitLsn).toBe(held.commitLsn);
     expect(gotC.txs.some((x) => x.commitLsn === tx.commitLsn)).toBe(false);
     expect(c.slotRecreations).toBe(0);
@@ -298,7 +289,7 @@ describe("acknowledgement", () => {
     await s.start();
     const first = await newCommand("rej1");
     const second = await newCommand("rej2");
-    await until(() => seen.includes(second.session), 10_000, "both transactions");
+    await until(() => seen.includes(second.session), { timeoutMs: 10_000, what: "both transactions" });
     expect(failures).toBe(1);
     expect(seen.filter((x) => x === first.session || x === second.session)).toEqual([first.session, second.session]);
     expect(logs.some((l) => l.level === "error" && l.msg.includes("onTransaction failed"))).toBe(true);
@@ -313,7 +304,7 @@ describe("slots and connections", () => {
     expect(await slotRow(slot)).toMatchObject({ active: true, temporary: true });
     await s.stop();
     expect(s.state).toBe("stopped");
-    await until(async () => (await slotRow(slot)) === undefined, 5000, "temporary slot dropped");
+    await until(async () => (await slotRow(slot)) === undefined, { timeoutMs: 5000, what: "temporary slot dropped" });
     expect(await slotLagBytes(t.pool, slot)).toBeNull();
   });
 
@@ -328,16 +319,19 @@ describe("slots and connections", () => {
     const tx1 = await until(() =>
       got.txs.find((x) => x.events.some((e) => e.kind === "command" && e.sessionId === one.session)),
     );
-    await until(async () => compareLsn((await slotRow(slot))!.confirmed, tx1.endLsn) >= 0, 5000, "tx1 acknowledged");
+    await until(async () => compareLsn((await slotRow(slot))!.confirmed, tx1.endLsn) >= 0, {
+      timeoutMs: 5000,
+      what: "tx1 acknowledged",
+    });
 
     await t.pool.query("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", [
       slot,
     ]);
     const two = await newCommand("rec2"); // committed while the stream is (probably) down
-    await until(() => states.includes("down"), 5000, "state down");
-    await until(() => s.state === "streaming", 10_000, "streaming again");
+    await until(() => states.includes("down"), { timeoutMs: 5000, what: "state down" });
+    await until(() => s.state === "streaming", { timeoutMs: 10_000, what: "streaming again" });
     const three = await newCommand("rec3");
-    await until(() => got.commands().some((c) => c.sessionId === three.session), 10_000, "tx3");
+    await until(() => got.commands().some((c) => c.sessionId === three.session), { timeoutMs: 10_000, what: "tx3" });
     const mine = got.commands().filter((c) => [one.session, two.session, three.session].includes(c.sessionId));
     expect(mine.map((c) => c.sessionId)).toEqual([one.session, two.session, three.session]);
     expect(states.slice(states.indexOf("down"))).toEqual(expect.arrayContaining(["down", "connecting", "streaming"]));
@@ -363,14 +357,19 @@ describe("slots and connections", () => {
           () => false,
         );
       },
-      10_000,
-      "slot dropped",
+      { timeoutMs: 10_000, what: "slot dropped" },
     );
-    await until(() => s.slotRecreations === 1 && s.state === "streaming", 10_000, "slot recreated");
+    await until(() => s.slotRecreations === 1 && s.state === "streaming", {
+      timeoutMs: 10_000,
+      what: "slot recreated",
+    });
     expect(await slotRow(slot)).toMatchObject({ active: true, temporary: false });
     expect(logs.some((l) => l.level === "error" && l.msg.includes("disappeared"))).toBe(true);
     const after = await newCommand("drop");
-    await until(() => got.commands().some((c) => c.sessionId === after.session), 10_000, "delivery after recreation");
+    await until(() => got.commands().some((c) => c.sessionId === after.session), {
+      timeoutMs: 10_000,
+      what: "delivery after recreation",
+    });
   });
 
   test("replication ended by the server with an error (connection kept) is handled like a lost connection", async () => {
@@ -382,18 +381,19 @@ describe("slots and connections", () => {
     const before = await slotRow(slot);
     // A cancel ends START_REPLICATION with an ErrorResponse; the session itself stays open.
     await t.pool.query("SELECT pg_cancel_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", [slot]);
-    await until(
-      () => logs.some((l) => l.level === "error" && l.msg.includes("replication stopped by the server")),
-      5000,
-      "error logged",
-    );
-    await until(
-      async () => s.state === "streaming" && (await slotRow(slot))?.active_pid !== before?.active_pid,
-      10_000,
-      "new walsender",
-    );
+    await until(() => logs.some((l) => l.level === "error" && l.msg.includes("replication stopped by the server")), {
+      timeoutMs: 5000,
+      what: "error logged",
+    });
+    await until(async () => s.state === "streaming" && (await slotRow(slot))?.active_pid !== before?.active_pid, {
+      timeoutMs: 10_000,
+      what: "new walsender",
+    });
     const after = await newCommand("cancel");
-    await until(() => got.commands().some((c) => c.sessionId === after.session), 10_000, "delivery after recovery");
+    await until(() => got.commands().some((c) => c.sessionId === after.session), {
+      timeoutMs: 10_000,
+      what: "delivery after recovery",
+    });
   });
 
   test("a server that cannot be reached: start() resolves, the stream stays down, stop() cancels retries", async () => {
@@ -408,7 +408,10 @@ describe("slots and connections", () => {
     );
     await s.start();
     expect(s.state).toBe("down");
-    await until(() => logs.filter((l) => l.msg.includes("reconnect failed")).length >= 2, 5000, "retries");
+    await until(() => logs.filter((l) => l.msg.includes("reconnect failed")).length >= 2, {
+      timeoutMs: 5000,
+      what: "retries",
+    });
     await s.stop();
     expect(s.state).toBe("stopped");
     expect(timeouts()).toBeLessThanOrEqual(before);
@@ -458,7 +461,7 @@ test("latency sanity check: insert commit -> onTransaction (logged, not asserted
     const sentAt = performance.now();
     await samples(t.pool, [{ session, site, rated: 7, current: 1 }]);
     const committedAt = performance.now();
-    const at = await until(() => deliveredAt.get(session), 5000, "delivery");
+    const at = await until(() => deliveredAt.get(session), { timeoutMs: 5000, what: "delivery" });
     delays.push(at - committedAt);
     totals.push(at - sentAt);
   }

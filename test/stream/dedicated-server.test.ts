@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { type EmbeddedServer, startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { migrate } from "../../src/db/migrate.js";
 import { type ChangeTransaction, createChangeStream } from "../../src/stream/change-stream.js";
+import { until } from "../helpers/until.js";
 
 let dataDir: string;
 let server: EmbeddedServer | undefined;
@@ -27,16 +28,6 @@ afterAll(async () => {
   await server?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
-
-async function until<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function newCommand(session: string): Promise<void> {
   const site = `site-${session}`;
@@ -70,7 +61,7 @@ test("an invalidated durable slot is recreated, logged at error level and counte
   const first = createChangeStream(options);
   await first.start();
   await newCommand("before");
-  await until(() => txs.length > 0, 10_000, "first delivery");
+  await until(() => txs.length > 0, { timeoutMs: 10_000, what: "first delivery" });
   await first.stop();
 
   // Fall behind by more than max_slot_wal_keep_size: the checkpoint invalidates the slot.
@@ -83,8 +74,7 @@ test("an invalidated durable slot is recreated, logged at error level and counte
       const { rows } = await pool.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [slot]);
       return rows[0]?.wal_status === "lost";
     },
-    20_000,
-    "slot invalidated",
+    { timeoutMs: 20_000, what: "slot invalidated" },
   );
 
   const second = createChangeStream(options);
@@ -99,8 +89,7 @@ test("an invalidated durable slot is recreated, logged at error level and counte
     await newCommand("after");
     await until(
       () => txs.slice(seen).some((tx) => tx.events.some((e) => e.kind === "command" && e.sessionId === "after")),
-      10_000,
-      "delivery on the recreated slot",
+      { timeoutMs: 10_000, what: "delivery on the recreated slot" },
     );
   } finally {
     await second.stop();
@@ -132,13 +121,12 @@ test("a server shutdown is not held up by a transaction in a handler; after the 
   try {
     await s.start();
     await newCommand("acked");
-    await until(
-      () => acked.some((tx) => tx.events.some((e) => e.kind === "command" && e.sessionId === "acked")),
-      10_000,
-      "acked",
-    );
+    await until(() => acked.some((tx) => tx.events.some((e) => e.kind === "command" && e.sessionId === "acked")), {
+      timeoutMs: 10_000,
+      what: "acked",
+    });
     await newCommand("stuck");
-    await until(() => stuck, 10_000, "the stuck transaction");
+    await until(() => stuck, { timeoutMs: 10_000, what: "the stuck transaction" });
     // A fast shutdown makes each walsender wait until its client confirmed everything it sent.
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
@@ -150,7 +138,7 @@ test("a server shutdown is not held up by a transaction in a handler; after the 
     ]).finally(() => clearTimeout(timer));
     expect(outcome).toBe("stopped");
     console.log(`fast shutdown with a transaction still in a handler took ${Date.now() - started} ms`);
-    await until(() => states.includes("down"), 5000, "state down");
+    await until(() => states.includes("down"), { timeoutMs: 5000, what: "state down" });
   } finally {
     await s.stop();
   }
@@ -169,7 +157,7 @@ test("a server shutdown is not held up by a transaction in a handler; after the 
   });
   try {
     await r.start();
-    const first = await until(() => again[0], 10_000, "redelivery after restart");
+    const first = await until(() => again[0], { timeoutMs: 10_000, what: "redelivery after restart" });
     expect(first.events.map((e) => e.kind === "command" && e.sessionId)).toContain("stuck");
     expect(again.some((tx) => tx.events.some((e) => e.kind === "command" && e.sessionId === "acked"))).toBe(false);
     expect(r.slotRecreations).toBe(0);
