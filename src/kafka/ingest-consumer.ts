@@ -25,11 +25,33 @@ import { insertStream, type KafkaOrigin, type Origin } from "../ingest/ingest.re
 import { INPUT_STREAMS, type InputStream } from "../ingest/streams.js";
 import { errorMessage } from "../lib/errors.js";
 import { backoffMs, retry } from "../lib/retry.js";
+import { findSessionSites } from "../sessions/sessions.repository.js";
 import { type DeadLetter, insertDeadLetters } from "./dead-letter.repository.js";
 import { type BatchControl, publishDeadLetters } from "./dlq-publisher.js";
 import type { ManagedProducer } from "./managed-producer.js";
 import { decodeMessage, type StreamKind, type StreamValues } from "./messages.js";
 import { isDataError, type KafkaMetrics } from "./support.js";
+
+/**
+ * Samples that would move a session to another site. Kafka producers (OCPP gateways) write for
+ * every site, so a sample naming another site's session id is refused here rather than letting
+ * it take the session over; a move is an explicit GraphQL call by a key allowed at both sites.
+ */
+async function sessionMoves(trx: Transaction<Database>, goods: Good<"sessionSamples">[]): Promise<DeadLetter[]> {
+  const stored = await findSessionSites(
+    trx,
+    goods.map((g) => g.value.sessionId),
+  );
+  return goods
+    .filter((g) => {
+      const site = stored.get(g.value.sessionId);
+      return site !== undefined && site !== g.value.siteId;
+    })
+    .map((g) => ({
+      message: g.message,
+      reason: `site_id: session ${g.value.sessionId} belongs to another site; a sample may not move it (moving a session is an explicit recordSessionSample by a key allowed at both sites)`,
+    }));
+}
 
 type Insert<K extends StreamKind> = (db: Db, rows: readonly StreamValues[K][], origin: Origin) => Promise<number>;
 
@@ -343,6 +365,11 @@ export class IngestConsumer {
   ): Promise<Stored> {
     const insert = inserter(kind);
     const dead = [...bads];
+    if (kind === "sessionSamples") {
+      const moves = await sessionMoves(trx, goods as Good<"sessionSamples">[]);
+      dead.push(...moves);
+      goods = goods.filter((g) => !moves.some((m) => m.message === g.message));
+    }
     let stored = 0;
     let accepted = goods.length;
     if (!oneByOne) {

@@ -393,6 +393,43 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
     expect((await readyz(app)).checks.kafka).toBe(true);
   });
 
+  test("a sample naming another site's session id is dead-lettered, not a takeover (security)", async () => {
+    const sample = (session: string, site: string, sampledAgo: number) => ({
+      key: `cp-${session}`,
+      value: {
+        session_id: session,
+        charge_point_id: `cp-${session}`,
+        connector_id: 1,
+        site_id: site,
+        rated_power_kw: 7,
+        session_start_ts: at(-100),
+        sampled_ts: at(-sampledAgo),
+      },
+    });
+    const deadBefore = await rawCount("dead_letters");
+    await send(producer, topics.sessionSamples, [sample("owned-1", "site-owner", 40)]);
+    await until(
+      async () => (await db.pool.query("SELECT 1 FROM sessions WHERE session_id = 'owned-1'")).rowCount === 1,
+      { timeoutMs: 20_000, what: "the owner's session" },
+    );
+    await send(producer, topics.sessionSamples, [
+      sample("owned-1", "site-thief", 30),
+      sample("thief-own-1", "site-thief", 30),
+    ]);
+    await until(async () => (await rawCount("dead_letters")) === deadBefore + 1, {
+      timeoutMs: 20_000,
+      what: "the takeover sample dead-lettered",
+    });
+    const { rows } = await db.pool.query("SELECT site_id FROM sessions WHERE session_id = 'owned-1'");
+    expect(rows[0]?.site_id).toBe("site-owner");
+    const { rows: raw } = await db.pool.query(
+      "SELECT session_id, site_id FROM session_samples_raw WHERE site_id = 'site-thief' ORDER BY 1",
+    );
+    expect(raw).toEqual([{ session_id: "thief-own-1", site_id: "site-thief" }]);
+    const { rows: dead } = await db.pool.query("SELECT reason FROM dead_letters ORDER BY id DESC LIMIT 1");
+    expect(dead[0]?.reason).toMatch(/^site_id: session owned-1 belongs to another site/);
+  });
+
   test("a failing database transaction leaves the offset uncommitted and the batch is retried, not dead-lettered", async () => {
     await until(() => caughtUp(admin, groupId, inputTopics), { timeoutMs: 20_000, what: "caught up before" });
     const committedBefore = await committedOffsets(admin, groupId, topics.drSignals);
