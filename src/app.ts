@@ -152,7 +152,11 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
             }),
       );
       inFlight.add(done);
-      void done.finally(() => inFlight.delete(done));
+      metrics.httpInFlight.inc();
+      void done.finally(() => {
+        inFlight.delete(done);
+        metrics.httpInFlight.dec();
+      });
     });
     const wss = attachWebSocket(server, yoga, gate);
 
