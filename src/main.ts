@@ -31,6 +31,14 @@ async function shutdown(signal: string) {
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGHUP", () => void shutdown("SIGHUP"));
+// Whatever the process tree (npm, a shell, a supervisor): when the process that started this one
+// goes away without passing a signal on, stop too, rather than run on with the database.
+const parent = process.ppid;
+const orphaned = setInterval(() => {
+  if (process.ppid !== parent) void shutdown("parent exited");
+}, 1000);
+orphaned.unref();
 
 try {
   const { url } = await app.start();
