@@ -106,7 +106,7 @@ export function createGraphQLYoga(services: Services, config: Config, metrics: M
   return createYoga<ServerContext, AppContext>({
     schema: buildSchema(),
     graphqlEndpoint: "/graphql",
-    graphiql: production ? false : { subscriptionsProtocol: "WS", title: "Smart-charging coordinator" },
+    graphiql: production ? false : { subscriptionsProtocol: "WS", title: "Smart-charging coordinator · GraphiQL" },
     // The page and its assets come from the installed @graphql-yoga/graphiql, not from a CDN.
     renderGraphiQL: renderLocalGraphiQL,
     // A lost database is a retryable 503 that says nothing was applied; anything else unknown is masked.
