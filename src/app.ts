@@ -8,7 +8,7 @@ import type { WebSocketServer } from "ws";
 import { createAccessGate } from "./access/gate.js";
 import { createKeyStore, ensureBootstrapAdminKey } from "./access/keys.js";
 import { createScheduler, type Scheduler } from "./allocation/scheduler.js";
-import { serviceUnavailable } from "./api/errors.js";
+import { coerceError, type ErrorCode, RETRY_AFTER_SECONDS, serviceUnavailable } from "./api/errors.js";
 import { serveGraphiQLAsset } from "./api/graphiql.js";
 import { attachWebSocket, createGraphQLHandler, createGraphQLYoga } from "./api/server.js";
 import type { Config } from "./config.js";
@@ -72,7 +72,8 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
   let draining = false;
 
   const readiness = async (): Promise<{ ready: boolean; checks: Record<string, Check> }> => {
-    if (!running || draining) return { ready: false, checks: { started: false } };
+    if (!running) return { ready: false, checks: { started: false } };
+    if (draining) return { ready: false, checks: { stopping: true } };
     const database = await isMigrated(running.database.pool).catch(() => false);
     const stream = running.liveStream.state === "streaming";
     const kafka: Check = running.bridge ? running.bridge.healthy() : "disabled";
@@ -130,14 +131,18 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
           // A request on a kept-alive connection after stop() began: refuse it, retryable, and close.
           const error = serviceUnavailable("the server is stopping");
           res
-            .writeHead(503, { "content-type": "application/json", "retry-after": "5", connection: "close" })
-            .end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: "SERVICE_UNAVAILABLE" } }] }));
+            .writeHead(503, { "content-type": "application/json", "retry-after": String(RETRY_AFTER_SECONDS), connection: "close" })
+            .end(
+              JSON.stringify({
+                errors: [{ message: error.message, extensions: { code: "SERVICE_UNAVAILABLE" satisfies ErrorCode } }],
+              }),
+            );
           return;
         }
         if (graphiql && (await serveGraphiQLAsset(route, res))) return;
         await handleGraphQL(req, res);
       } catch (error) {
-        logger.error({ err: error }, "request failed");
+        logger.error({ err: coerceError(error) }, "request failed");
         if (!res.headersSent) res.writeHead(500).end();
       }
     };

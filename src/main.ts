@@ -1,4 +1,5 @@
 // Entry point: read config, start, stop cleanly on SIGINT/SIGTERM.
+import { coerceError } from "./api/errors.js";
 import { buildApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 
@@ -25,7 +26,7 @@ async function shutdown(signal: string) {
     await app.stop();
     process.exit(0);
   } catch (error) {
-    app.logger.error({ err: error }, "stop failed");
+    app.logger.error({ err: coerceError(error) }, "stop failed");
     process.exit(1);
   }
 }
@@ -44,6 +45,7 @@ try {
   const { url } = await app.start();
   if (process.stdout.isTTY) console.log(`GraphQL (and GraphiQL in a browser): ${url}`);
 } catch (error) {
-  app.logger.fatal({ err: error }, error instanceof Error ? error.message : "start failed");
+  const failure = coerceError(error);
+  app.logger.fatal({ err: failure }, failure.message);
   process.exit(1);
 }

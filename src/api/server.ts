@@ -156,7 +156,9 @@ function forWebSocket(error: unknown): GraphQLError {
     return createGraphQLError(error.message, { extensions });
   }
   return createGraphQLError(isDatabaseUnavailable(error) ? "Service unavailable" : "Unexpected error.", {
-    extensions: { code: isDatabaseUnavailable(error) ? "SERVICE_UNAVAILABLE" : "INTERNAL_SERVER_ERROR" },
+    extensions: {
+      code: (isDatabaseUnavailable(error) ? "SERVICE_UNAVAILABLE" : "INTERNAL_SERVER_ERROR") satisfies ErrorCode,
+    },
   });
 }
 
