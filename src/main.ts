@@ -20,7 +20,8 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   app.logger.info({ signal }, "stopping");
-  const force = setTimeout(() => process.exit(1), 20_000);
+  // Requests may take SHUTDOWN_DRAIN_MS to finish; the stream, pool and database 20 s more.
+  const force = setTimeout(() => process.exit(1), config.shutdownDrainMs + 20_000);
   force.unref();
   try {
     await app.stop();
