@@ -131,7 +131,11 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
           // A request on a kept-alive connection after stop() began: refuse it, retryable, and close.
           const error = serviceUnavailable("the server is stopping");
           res
-            .writeHead(503, { "content-type": "application/json", "retry-after": String(RETRY_AFTER_SECONDS), connection: "close" })
+            .writeHead(503, {
+              "content-type": "application/json",
+              "retry-after": String(RETRY_AFTER_SECONDS),
+              connection: "close",
+            })
             .end(
               JSON.stringify({
                 errors: [{ message: error.message, extensions: { code: "SERVICE_UNAVAILABLE" satisfies ErrorCode } }],
