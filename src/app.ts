@@ -1,12 +1,15 @@
 // Composition root: builds every part once and wires them together. buildApp(config) returns
 // { start, stop }; nothing here lives at module scope.
 import { randomBytes } from "node:crypto";
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
+import { createAccessGate } from "./access/gate.js";
 import { createKeyStore, ensureBootstrapAdminKey } from "./access/keys.js";
 import { createScheduler, type Scheduler } from "./allocation/scheduler.js";
+import { coerceError, type ErrorCode, RETRY_AFTER_SECONDS, serviceUnavailable } from "./api/errors.js";
+import { serveGraphiQLAsset } from "./api/graphiql.js";
 import { attachWebSocket, createGraphQLHandler, createGraphQLYoga } from "./api/server.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
@@ -35,6 +38,29 @@ interface Running {
   liveStream: ChangeStream;
   fanout: Fanout;
   bridge: KafkaBridge | null;
+  /** HTTP requests being answered; stop() waits for them (up to SHUTDOWN_DRAIN_MS). */
+  inFlight: Set<Promise<void>>;
+}
+
+/** How a readiness check reads: true/false, or "disabled" for a part that is not configured. */
+export type Check = boolean | "disabled";
+
+/** Waits for the requests in flight (and those that start meanwhile); false when time ran out. */
+async function drain(inFlight: Set<Promise<void>>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (inFlight.size > 0) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...inFlight]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, left);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  return true;
 }
 
 export function buildApp(config: Config, options: { logger?: Logger } = {}): App {
@@ -43,12 +69,15 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
   let running: Running | null = null;
   let stopping: Promise<void> | null = null;
 
-  const readiness = async (): Promise<{ ready: boolean; checks: Record<string, boolean> }> => {
+  let draining = false;
+
+  const readiness = async (): Promise<{ ready: boolean; checks: Record<string, Check> }> => {
     if (!running) return { ready: false, checks: { started: false } };
+    if (draining) return { ready: false, checks: { stopping: true } };
     const database = await isMigrated(running.database.pool).catch(() => false);
     const stream = running.liveStream.state === "streaming";
-    const kafka = running.bridge ? running.bridge.healthy() : true;
-    return { ready: database && stream && kafka, checks: { database, stream, kafka } };
+    const kafka: Check = running.bridge ? running.bridge.healthy() : "disabled";
+    return { ready: database && stream && kafka !== false, checks: { database, stream, kafka } };
   };
 
   async function handleOps(res: ServerResponse, route: string): Promise<boolean> {
@@ -84,9 +113,12 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
       // Printed once, when created; never logged.
       if (created) console.log(`Created the first admin API key (kept in ${created.file}):\n  ${created.key}\n`);
     }
-    const yoga = createGraphQLYoga(services, config, metrics);
-    const handleGraphQL = createGraphQLHandler(yoga, keys, config);
-    const server = createServer(async (req, res) => {
+    const gate = createAccessGate(keys, config.rateLimitPerSecond);
+    const yoga = createGraphQLYoga(services, config, metrics, gate);
+    const handleGraphQL = createGraphQLHandler(yoga);
+    const graphiql = config.nodeEnv !== "production";
+    const inFlight = new Set<Promise<void>>();
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const route = (req.url ?? "/").split("?")[0] ?? "/";
       const endTimer = metrics.httpDuration.startTimer({ route });
       res.on("finish", () => {
@@ -95,13 +127,47 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
       });
       try {
         if (await handleOps(res, route)) return;
+        if (draining && route === "/graphql") {
+          // A request on a kept-alive connection after stop() began: refuse it, retryable, and close.
+          const error = serviceUnavailable("the server is stopping");
+          res
+            .writeHead(503, {
+              "content-type": "application/json",
+              "retry-after": String(RETRY_AFTER_SECONDS),
+              connection: "close",
+            })
+            .end(
+              JSON.stringify({
+                errors: [{ message: error.message, extensions: { code: "SERVICE_UNAVAILABLE" satisfies ErrorCode } }],
+              }),
+            );
+          return;
+        }
+        if (graphiql && (await serveGraphiQLAsset(route, res))) return;
         await handleGraphQL(req, res);
       } catch (error) {
-        logger.error({ err: error }, "request failed");
+        logger.error({ err: coerceError(error) }, "request failed");
         if (!res.headersSent) res.writeHead(500).end();
       }
+    };
+    const server = createServer((req, res) => {
+      const done = handle(req, res).then(() =>
+        // The handler returns when the body is handed over; the request is over when it is sent.
+        res.writableFinished || res.destroyed
+          ? undefined
+          : new Promise<void>((resolve) => {
+              res.once("close", resolve);
+              res.once("finish", resolve);
+            }),
+      );
+      inFlight.add(done);
+      metrics.httpInFlight.inc();
+      void done.finally(() => {
+        inFlight.delete(done);
+        metrics.httpInFlight.dec();
+      });
     });
-    const wss = attachWebSocket(server, yoga, keys);
+    const wss = attachWebSocket(server, yoga, gate);
 
     const scheduler = createScheduler({
       pool: database.pool,
@@ -131,7 +197,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
           metrics,
         })
       : null;
-    running = { database, server, wss, scheduler, liveStream, fanout, bridge };
+    running = { database, server, wss, scheduler, liveStream, fanout, bridge, inFlight };
     try {
       await liveStream.start();
       await scheduler.start();
@@ -154,17 +220,27 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     if (!running) return;
     stopping ??= (async () => {
       const r = running as Running;
-      // Stop accepting, end subscriptions, drain requests, then close the stream, pool and server.
-      r.server.close();
+      // Stop accepting; end subscriptions; let requests in flight finish (bounded by
+      // SHUTDOWN_DRAIN_MS) while idle keep-alive connections are closed and new requests on busy
+      // ones are refused; then close every connection, the bridge, the stream, the pool and the
+      // embedded server, in that order, so no request meets a closed pool.
+      draining = true;
+      const closed = new Promise<void>((resolve) => r.server.close(() => resolve()));
       r.fanout.closeAll();
       for (const client of r.wss.clients) client.close(1001, "server stopping");
       await new Promise<void>((resolve) => r.wss.close(() => resolve()));
       r.server.closeIdleConnections();
+      const drained = await drain(r.inFlight, config.shutdownDrainMs);
+      if (!drained)
+        logger.warn({ requests: r.inFlight.size, drainMs: config.shutdownDrainMs }, "requests cut off at stop");
+      r.server.closeAllConnections();
+      await closed;
       await r.bridge?.stop();
       await r.scheduler.stop();
       await r.liveStream.stop();
       await r.database.close();
       running = null;
+      draining = false;
       logger.info("stopped");
     })();
     await stopping;

@@ -31,6 +31,8 @@ export interface Config {
   readonly rateLimitPerSecond: number;
   /** The admin mutation setClock (simulations and demos only; never in a real deployment). */
   readonly allowClockControl: boolean;
+  /** On stop, how long requests in flight may take to finish before their connections are closed. */
+  readonly shutdownDrainMs: number;
 }
 
 /** One topic per input stream (named by the stream registry), and the command topic. */
@@ -147,6 +149,14 @@ function parseRate(raw: string | undefined): number {
   return rate;
 }
 
+function parseMilliseconds(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new ConfigError(name, `must be a whole number of milliseconds >= 0, got "${raw}"`);
+  return ms;
+}
+
 function parseEnum<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
   if (!allowed.includes(raw as T)) {
@@ -182,6 +192,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ),
     rateLimitPerSecond: parseRate(nonEmpty(env, "RATE_LIMIT_PER_SECOND")),
     allowClockControl: parseBoolean("ALLOW_CLOCK_CONTROL", nonEmpty(env, "ALLOW_CLOCK_CONTROL"), false),
+    shutdownDrainMs: parseMilliseconds("SHUTDOWN_DRAIN_MS", nonEmpty(env, "SHUTDOWN_DRAIN_MS"), 10_000),
   };
   return Object.freeze(config);
 }

@@ -1,6 +1,44 @@
-// GraphQL errors with codes (SPEC §6). Unknown thrown values are masked by yoga in production.
+// GraphQL errors with codes (SPEC §6). Every code a client can see is in ErrorCode; unknown thrown
+// values are masked by yoga (maskDatabaseOutage turns a lost database into SERVICE_UNAVAILABLE).
 import { createGraphQLError } from "graphql-yoga";
 import type { Issue } from "../ingest/validate.js";
+
+/** Every `extensions.code` the service answers with, on HTTP, SSE and graphql-ws alike. */
+export type ErrorCode =
+  | "BAD_USER_INPUT"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "RATE_LIMITED"
+  | "PAYLOAD_TOO_LARGE"
+  | "SERVICE_UNAVAILABLE"
+  | "SUBSCRIBER_TOO_SLOW"
+  | "INTERNAL_SERVER_ERROR";
+
+/** An HTTP status (and headers) for errors raised before or instead of execution; dropped on graphql-ws. */
+export interface HttpHint {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+}
+
+export function codedError(
+  code: ErrorCode,
+  message: string,
+  options: { http?: HttpHint; extensions?: Record<string, unknown> } = {},
+): Error {
+  return createGraphQLError(message, {
+    extensions: { ...options.extensions, code, ...(options.http ? { http: options.http } : {}) },
+  });
+}
+
+/** Unknown thrown values (strings, objects, errors) as an Error, once, where they are caught. */
+export function coerceError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
+    return Object.assign(new Error(value.message), value);
+  }
+  return new Error(typeof value === "string" ? value : `Non-error thrown: ${String(value)}`);
+}
 
 export function badUserInput(issues: readonly Issue[]): Error {
   const summary = issues
@@ -8,9 +46,8 @@ export function badUserInput(issues: readonly Issue[]): Error {
     .map((i) => `${i.field} ${i.message}`)
     .join("; ");
   const more = issues.length > 20 ? ` (and ${issues.length - 20} more)` : "";
-  return createGraphQLError(`Invalid input: ${summary}${more}`, {
+  return codedError("BAD_USER_INPUT", `Invalid input: ${summary}${more}`, {
     extensions: {
-      code: "BAD_USER_INPUT",
       field: issues[0]?.field,
       issues: issues.map((i) => ({ ...i, index: batchIndex(i.field) })),
     },
@@ -23,9 +60,66 @@ function batchIndex(field: string): number | undefined {
 }
 
 export function notFound(what: string): Error {
-  return createGraphQLError(`${what} not found`, { extensions: { code: "NOT_FOUND" } });
+  return codedError("NOT_FOUND", `${what} not found`);
 }
 
 export function forbidden(reason: string): Error {
-  return createGraphQLError(`Forbidden: ${reason}`, { extensions: { code: "FORBIDDEN" } });
+  return codedError("FORBIDDEN", `Forbidden: ${reason}`);
+}
+
+export function unauthenticated(reason: string): Error {
+  return codedError("UNAUTHENTICATED", `Unauthenticated: ${reason} (send Authorization: Bearer <key>)`, {
+    http: { status: 401, headers: { "www-authenticate": 'Bearer realm="smart-charging"' } },
+  });
+}
+
+export function rateLimited(perSecond: number): Error {
+  return codedError("RATE_LIMITED", `Rate limit of ${perSecond} requests/s for this key exceeded; retry shortly`, {
+    http: { status: 429, headers: { "retry-after": "1" } },
+  });
+}
+
+export function payloadTooLarge(what: string, size: number, limit: number): Error {
+  return codedError("PAYLOAD_TOO_LARGE", `${what} of ${size} bytes exceeds ${limit} bytes`, {
+    http: { status: 413 },
+  });
+}
+
+/** Seconds a client should wait before retrying after SERVICE_UNAVAILABLE. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export function serviceUnavailable(reason: string): Error {
+  return codedError(
+    "SERVICE_UNAVAILABLE",
+    `Service unavailable: ${reason}; nothing was applied, retry after ${RETRY_AFTER_SECONDS} s`,
+    { http: { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } } },
+  );
+}
+
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND"]);
+// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections.
+const PG_UNAVAILABLE = new Set(["57P01", "57P02", "57P03", "53300"]);
+const CONNECTION_MESSAGES = [
+  "Connection terminated",
+  "timeout exceeded when trying to connect",
+  "Client has encountered a connection error",
+  "Cannot use a pool after calling end on the pool",
+  "driver has already been destroyed",
+  "Client was closed and is not queryable",
+];
+
+/** True when the error (or what it wraps) says the database could not be reached, not that a query was wrong. */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (depth > 5 || typeof error !== "object" || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (
+    typeof code === "string" &&
+    (CONNECTION_CODES.has(code) || PG_UNAVAILABLE.has(code) || /^08[0-9A-Z]{3}$/.test(code))
+  ) {
+    return true;
+  }
+  if (typeof message === "string" && CONNECTION_MESSAGES.some((m) => message.includes(m))) return true;
+  const { originalError, cause, errors } = error as { originalError?: unknown; cause?: unknown; errors?: unknown };
+  const nested = [originalError, cause, ...(Array.isArray(errors) ? errors : [])];
+  return nested.some((inner) => inner !== error && isDatabaseUnavailable(inner, depth + 1));
 }

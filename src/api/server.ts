@@ -1,25 +1,27 @@
 // GraphQL over HTTP, SSE and graphql-ws on one server and path, with one context factory, and the
-// access rules of SPEC §7: a key on every request, a rate limit per key, bounded documents.
+// access rules of SPEC §7: a key on every request, a rate limit per key, bounded requests. The
+// rules are yoga/envelop plugins (src/access/gate.ts), so every transport gets the same ones.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { type ExecutionArgs, NoSchemaIntrospectionCustomRule, visit } from "graphql";
+import { type ExecutionArgs, GraphQLError, NoSchemaIntrospectionCustomRule, visit } from "graphql";
 import { CloseCode } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
-import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { createGraphQLError, createYoga, maskError, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { Access } from "../access/access.js";
-import type { KeyStore } from "../access/keys.js";
-import { createRateLimiter } from "../access/rate-limit.js";
+import { type AccessGate, authorizationFromConnectionParams, MAX_BODY_BYTES, useAccessGate } from "../access/gate.js";
 import type { Config } from "../config.js";
 import { type AppContext, createContext, type Services } from "../context.js";
 import { buildSchema } from "../graphql/schema.js";
 import type { Metrics } from "../ops/metrics.js";
+import { type ErrorCode, isDatabaseUnavailable, serviceUnavailable } from "./errors.js";
+import { renderLocalGraphiQL } from "./graphiql.js";
 
-/** A batch of 10,000 samples is about 3.5 MB of JSON. */
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+export { MAX_BODY_BYTES };
 
 interface ServerContext {
-  access: Access;
+  /** Set by the access gate (HTTP, SSE) or by graphql-ws onConnect. */
+  access?: Access;
 }
 
 function metricsPlugin(metrics: Metrics): Plugin {
@@ -48,7 +50,7 @@ function codeVariableErrors(): Plugin {
             error.message.startsWith('Variable "$') && !error.extensions?.code
               ? createGraphQLError(error.message, {
                   nodes: error.nodes,
-                  extensions: { ...error.extensions, code: "BAD_USER_INPUT" },
+                  extensions: { ...error.extensions, code: "BAD_USER_INPUT" satisfies ErrorCode },
                 })
               : error,
           );
@@ -80,7 +82,7 @@ function rejectNulCharacters(): Plugin {
         setResultAndStopExecution({
           errors: [
             createGraphQLError("Invalid input: strings must not contain NUL (\\u0000) characters", {
-              extensions: { code: "BAD_USER_INPUT" },
+              extensions: { code: "BAD_USER_INPUT" satisfies ErrorCode },
             }),
           ],
         });
@@ -99,16 +101,31 @@ function noIntrospection(): Plugin {
 
 export type GraphQLYoga = YogaServerInstance<ServerContext, AppContext>;
 
-export function createGraphQLYoga(services: Services, config: Config, metrics: Metrics): GraphQLYoga {
+export function createGraphQLYoga(services: Services, config: Config, metrics: Metrics, gate: AccessGate): GraphQLYoga {
   const production = config.nodeEnv === "production";
   return createYoga<ServerContext, AppContext>({
     schema: buildSchema(),
     graphqlEndpoint: "/graphql",
-    graphiql: production ? false : { subscriptionsProtocol: "WS" },
-    maskedErrors: production ? true : { isDev: true },
+    graphiql: production ? false : { subscriptionsProtocol: "WS", title: "Smart-charging coordinator · GraphiQL" },
+    // The page and its assets come from the installed @graphql-yoga/graphiql, not from a CDN.
+    renderGraphiQL: renderLocalGraphiQL,
+    // A lost database is a retryable 503 that says nothing was applied; anything else unknown is masked.
+    maskedErrors: {
+      isDev: !production,
+      maskError: (error, message, isDev) =>
+        isDatabaseUnavailable(error)
+          ? serviceUnavailable("the database is unreachable")
+          : maskError(error, message, isDev),
+    },
+    // Bounded streaming too (chunked bodies have no content-length for the gate to check).
+    maxRequestBodySize: MAX_BODY_BYTES,
     logging: services.logger,
-    context: ({ access }) => createContext(services, access),
+    context: ({ access }) => {
+      if (!access) throw new Error("no access on the server context: the access gate did not run");
+      return createContext(services, access);
+    },
     plugins: [
+      useAccessGate(gate),
       EnvelopArmorPlugin({
         maxDepth: { n: 8 },
         maxAliases: { n: 15 },
@@ -125,67 +142,46 @@ export function createGraphQLYoga(services: Services, config: Config, metrics: M
   });
 }
 
-function sendError(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-) {
-  res
-    .writeHead(status, { "content-type": "application/json", ...headers })
-    .end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
-/** The /graphql request handler: authenticate, rate-limit, bound the body, then yoga. */
-export function createGraphQLHandler(yoga: GraphQLYoga, keys: KeyStore, config: Config) {
-  const limiter = createRateLimiter(config.rateLimitPerSecond);
+/** The /graphql request handler: yoga, whose plugins authenticate, rate-limit and bound the request. */
+export function createGraphQLHandler(yoga: GraphQLYoga) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // The GraphiQL page itself carries no data; its requests send the key like any client.
-    const wantsPage = req.method === "GET" && (req.headers.accept ?? "").includes("text/html");
-    if (wantsPage && config.nodeEnv !== "production") {
-      await yoga(req, res, { access: { role: "reader", sites: new Set(), keyId: "graphiql-page" } });
-      return;
-    }
-    const access = await keys.authenticate(req.headers.authorization);
-    if (!access) {
-      const reason = req.headers.authorization ? "unknown or revoked API key" : "missing API key";
-      sendError(res, 401, "UNAUTHENTICATED", `Unauthenticated: ${reason} (send Authorization: Bearer <key>)`, {
-        "www-authenticate": 'Bearer realm="smart-charging"',
-      });
-      return;
-    }
-    if (!limiter.take(access.keyId)) {
-      sendError(
-        res,
-        429,
-        "RATE_LIMITED",
-        `Rate limit of ${config.rateLimitPerSecond} requests/s for this key exceeded; retry shortly`,
-        {
-          "retry-after": "1",
-        },
-      );
-      return;
-    }
-    const length = Number(req.headers["content-length"] ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      sendError(res, 413, "PAYLOAD_TOO_LARGE", `Request body of ${length} bytes exceeds ${MAX_BODY_BYTES} bytes`);
-      return;
-    }
-    await yoga(req, res, { access });
+    await yoga(req, res, {});
   };
 }
 
+/** A GraphQL error for a graphql-ws client: the HTTP hint (status, headers) means nothing there. */
+function forWebSocket(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) {
+    const { http: _http, ...extensions } = error.extensions ?? {};
+    return createGraphQLError(error.message, { extensions });
+  }
+  return createGraphQLError(isDatabaseUnavailable(error) ? "Service unavailable" : "Unexpected error.", {
+    extensions: {
+      code: (isDatabaseUnavailable(error) ? "SERVICE_UNAVAILABLE" : "INTERNAL_SERVER_ERROR") satisfies ErrorCode,
+    },
+  });
+}
+
 /** graphql-ws on the same server and path, through yoga's envelop: same plugins, same context. */
-export function attachWebSocket(server: Server, yoga: GraphQLYoga, keys: KeyStore): WebSocketServer {
-  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: 1024 * 1024 });
+export function attachWebSocket(server: Server, yoga: GraphQLYoga, gate: AccessGate): WebSocketServer {
+  // A message may be as large as an HTTP body; the gate answers PAYLOAD_TOO_LARGE below that, and
+  // ws closes the socket (1009) above it, before buffering more.
+  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: MAX_BODY_BYTES + 64 * 1024 });
   type Extra = { access?: Access };
   useServer<Record<string, unknown> | undefined, Extra>(
     {
-      // Key in the connection_init payload: unknown → 4401; a role that may not subscribe → 4403.
+      // Key in the connection_init payload (authorization or Authorization, or a headers object,
+      // as GraphiQL sends it): unknown → 4401; a role that may not subscribe → 4403.
       onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        const access = await keys.authenticate(typeof authorization === "string" ? authorization : null);
+        const authorization =
+          authorizationFromConnectionParams(ctx.connectionParams) ?? ctx.extra.request.headers.authorization ?? null;
+        let access: Access | null;
+        try {
+          access = await gate.authenticate(authorization);
+        } catch (error) {
+          ctx.extra.socket.close(CloseCode.InternalServerError, forWebSocket(error).message);
+          return false;
+        }
         if (!access) {
           ctx.extra.socket.close(CloseCode.Unauthorized, "Unauthorized: unknown or missing API key");
           return false;
@@ -208,17 +204,23 @@ export function attachWebSocket(server: Server, yoga: GraphQLYoga, keys: KeyStor
           params,
           access,
         });
-        const args: ExecutionArgs = {
-          schema,
-          operationName: params.operationName,
-          document: parse(params.query),
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
+        try {
+          // parse runs the access gate: rate limit and size, as for HTTP.
+          const document = parse(params.query);
+          const errors = validate(schema, document);
+          if (errors.length) return errors.map(forWebSocket);
+          const args: ExecutionArgs = {
+            schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+          return args;
+        } catch (error) {
+          return [forWebSocket(error)];
+        }
       },
     },
     wss,

@@ -1,5 +1,7 @@
 // The embedded PostgreSQL used when no DATABASE_URL is given, and by the test run.
-import { chmod, mkdir, stat } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
@@ -26,6 +28,8 @@ export interface EmbeddedOptions {
   readonly onLog?: (message: string) => void;
   /** Retained WAL per slot; a consumer that falls further behind loses its slot (reported by the stream). */
   readonly maxSlotWalKeepSize?: string;
+  /** Only tests ask for less than logical (to see a server without it refused). */
+  readonly walLevel?: "logical" | "replica";
 }
 
 const USER = "postgres";
@@ -75,7 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     initdbFlags: ["--encoding=UTF8"],
     postgresFlags: [
       "-c",
-      "wal_level=logical",
+      `wal_level=${options.walLevel ?? "logical"}`,
       "-c",
       "max_replication_slots=20",
       "-c",
@@ -97,12 +101,29 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     ],
   });
   if (!(await exists(path.join(clusterDir, "PG_VERSION")))) await server.initialise();
+  // A postmaster left on this folder by a service that died (or one restarted behind its back) is
+  // ours to stop; one whose parent is a live Node process belongs to a running service: refuse.
+  const orphan = await postmasterOf(clusterDir);
+  if (orphan) {
+    const owner = await parentCommand(orphan.pid);
+    if (owner && /(^|\/)node(\s|$)/.test(owner)) {
+      throw new Error(
+        `another service (PostgreSQL pid ${orphan.pid}, started by "${owner.slice(0, 80)}") is running on ${clusterDir}. ` +
+          "Stop that service first, or give this one another DATA_DIR.",
+      );
+    }
+    log(`stopping a PostgreSQL (pid ${orphan.pid}) left running on ${clusterDir}\n`);
+    await stopPostmaster(orphan.pid);
+  }
   try {
     await server.start();
   } catch (error) {
+    const still = await postmasterOf(clusterDir);
     throw new Error(
-      `embedded PostgreSQL did not start in ${clusterDir}${error ? `: ${String(error)}` : ""}. ` +
-        "Is another server still running on this data folder?",
+      `embedded PostgreSQL did not start in ${clusterDir}${error ? `: ${String(error)}` : ""}.` +
+        (still
+          ? ` PostgreSQL pid ${still.pid} is running on this data folder; stop it (kill -INT ${still.pid}) and start again.`
+          : ""),
     );
   }
   let stopped = false;
@@ -112,7 +133,82 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop();
+      // The server is tracked by its data folder (postmaster.pid), not only by the process the
+      // library spawned: one restarted behind the library's back is stopped too. (The library's own
+      // stop() waits for an 'exit' that never comes when its process is already gone.)
+      const child = (server as unknown as { process?: ChildProcess }).process;
+      const childExited =
+        child && child.exitCode === null && child.signalCode === null
+          ? new Promise<void>((resolve) => child.once("exit", () => resolve()))
+          : Promise.resolve();
+      const running = await postmasterOf(clusterDir);
+      if (running) {
+        if (running.pid !== child?.pid) {
+          log(`stopping PostgreSQL pid ${running.pid}, which the embedded server did not start, on ${clusterDir}\n`);
+        }
+        await stopPostmaster(running.pid);
+      }
+      if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      await childExited;
     },
   };
+}
+
+/** True while the process runs (a zombie, exited but not yet reaped, does not count). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return process.platform !== "linux";
+  }
+}
+
+/** The live postmaster of a cluster folder, from its postmaster.pid (pid, then the data folder). */
+export async function postmasterOf(clusterDir: string): Promise<{ pid: number } | null> {
+  const text = await readFile(path.join(clusterDir, "postmaster.pid"), "utf8").catch(() => null);
+  if (!text) return null;
+  const [pidLine, dirLine] = text.split("\n");
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return null;
+  // A stale file whose pid now belongs to another program is not a postmaster of ours.
+  const command = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => null);
+  if (command !== null && !command.includes("postgres")) return null;
+  if (dirLine && path.resolve(dirLine) !== path.resolve(clusterDir)) return null;
+  return { pid };
+}
+
+async function parentCommand(pid: number): Promise<string | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+  const ppid = stat ? Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) : Number.NaN;
+  if (!Number.isInteger(ppid) || ppid <= 1) return null;
+  const command = await readFile(`/proc/${ppid}/cmdline`, "utf8").catch(() => null);
+  return command ? command.replace(/\0/g, " ").trim() : null;
+}
+
+/** Fast shutdown (SIGINT), then immediate (SIGQUIT) and SIGKILL if it does not go. */
+async function stopPostmaster(pid: number, timeoutMs = 30_000): Promise<void> {
+  const steps: [NodeJS.Signals, number][] = [
+    ["SIGINT", timeoutMs],
+    ["SIGQUIT", 5_000],
+    ["SIGKILL", 5_000],
+  ];
+  for (const [signal, wait] of steps) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + wait;
+    while (Date.now() < deadline) {
+      if (!alive(pid)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

@@ -5,6 +5,7 @@ export interface Metrics {
   readonly registry: Registry;
   readonly httpRequests: Counter<"route" | "status">;
   readonly httpDuration: Histogram<"route">;
+  readonly httpInFlight: Gauge;
   readonly graphqlOperations: Counter<"type" | "outcome">;
   readonly streamState: Gauge<"reader">;
   readonly streamTransactions: Counter<"reader">;
@@ -31,6 +32,11 @@ export function createMetrics(): Metrics {
       help: "HTTP request duration",
       labelNames: ["route"],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    httpInFlight: new Gauge({
+      name: "scc_http_requests_in_flight",
+      help: "HTTP requests being answered (stop() waits for them, up to SHUTDOWN_DRAIN_MS)",
       registers: [registry],
     }),
     graphqlOperations: new Counter({

@@ -2,13 +2,14 @@
 // Each subscriber has a bounded buffer: one that cannot keep up is closed with a reason instead
 // of growing memory or slowing the others.
 import { createGraphQLError } from "graphql-yoga";
+import type { ErrorCode } from "../api/errors.js";
 import type { AlertEvent, ChangeTransaction, SetpointCommandEvent } from "./events.js";
 
 /** Shown to the client as is (not masked): it tells the CPMS what to do. */
 export function subscriberTooSlow(limit: number): Error {
   return createGraphQLError(
     `subscriber closed: it fell more than ${limit} events behind; resubscribe and re-read current state`,
-    { extensions: { code: "SUBSCRIBER_TOO_SLOW" } },
+    { extensions: { code: "SUBSCRIBER_TOO_SLOW" satisfies ErrorCode } },
   );
 }
 

@@ -25,8 +25,24 @@ function onPath(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
-/** Why the Kafka tests cannot run here, or null when they can. */
+/**
+ * Why the Kafka tests cannot run here, or null when they can. Under CI=true they must run: a
+ * missing broker (and no way to start one) fails the run instead of skipping quietly.
+ */
 export function kafkaUnavailable(): string | null {
+  const reason = whyNoKafka();
+  if (reason && isCI()) {
+    throw new Error(`CI=true and the Kafka tests cannot run: ${reason}`);
+  }
+  return reason;
+}
+
+function isCI(): boolean {
+  const ci = process.env.CI?.trim().toLowerCase();
+  return ci !== undefined && ci !== "" && ci !== "false" && ci !== "0";
+}
+
+function whyNoKafka(): string | null {
   if (process.env.KAFKA_BROKERS) return null;
   if (!onPath("java")) {
     return "java is not installed (scripts/kafka-up.sh needs Java 17+ to run a local Kafka broker; or set KAFKA_BROKERS)";

@@ -1,0 +1,55 @@
+// What counts as "the database is unreachable" (retryable, nothing applied), and the key in a
+// graphql-ws connection_init payload.
+import { createGraphQLError } from "graphql-yoga";
+import { describe, expect, test } from "vitest";
+import { authorizationFromConnectionParams } from "../../src/access/gate.js";
+import { coerceError, isDatabaseUnavailable } from "../../src/api/errors.js";
+
+const pgError = (code: string, message = "x") => Object.assign(new Error(message), { code });
+
+describe("isDatabaseUnavailable", () => {
+  test.each([
+    ["ECONNREFUSED", Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" })],
+    ["ECONNRESET", pgError("ECONNRESET")],
+    ["57P01 admin_shutdown", pgError("57P01", "terminating connection due to administrator command")],
+    ["57P03 cannot_connect_now", pgError("57P03", "the database system is starting up")],
+    ["08006 connection_failure", pgError("08006")],
+    ["Connection terminated", new Error("Connection terminated unexpectedly")],
+    ["pool connect timeout", new Error("timeout exceeded when trying to connect")],
+    ["pool ended", new Error("Cannot use a pool after calling end on the pool")],
+    ["Kysely destroyed", new Error("driver has already been destroyed")],
+    ["AggregateError of refusals", new AggregateError([pgError("ECONNREFUSED")], "")],
+    ["wrapped by GraphQL", createGraphQLError("x", { originalError: pgError("57P01") })],
+    ["as a cause", new Error("query failed", { cause: pgError("ECONNREFUSED") })],
+  ])("%s: unavailable", (_name, error) => {
+    expect(isDatabaseUnavailable(error)).toBe(true);
+  });
+
+  test.each([
+    ["unique violation", pgError("23505", "duplicate key value")],
+    ["syntax error", pgError("42601")],
+    ["check violation", pgError("23514")],
+    ["a plain bug", new TypeError("cannot read properties of undefined")],
+    ["not an object", "ECONNREFUSED"],
+  ])("%s: not unavailable", (_name, error) => {
+    expect(isDatabaseUnavailable(error)).toBe(false);
+  });
+});
+
+test("coerceError keeps errors and wraps the rest", () => {
+  const error = new Error("e");
+  expect(coerceError(error)).toBe(error);
+  expect(coerceError("text").message).toBe("text");
+  expect(coerceError({ message: "m", code: "X" })).toMatchObject({ message: "m", code: "X" });
+  expect(coerceError(42).message).toMatch(/42/);
+});
+
+test("the key in connection_init: authorization, Authorization, or a headers object", () => {
+  expect(authorizationFromConnectionParams({ authorization: "Bearer a" })).toBe("Bearer a");
+  expect(authorizationFromConnectionParams({ Authorization: "Bearer b" })).toBe("Bearer b");
+  expect(authorizationFromConnectionParams({ headers: { Authorization: "Bearer c" } })).toBe("Bearer c");
+  expect(authorizationFromConnectionParams({ headers: { authorization: "Bearer d" } })).toBe("Bearer d");
+  expect(authorizationFromConnectionParams({ headers: "Bearer e" })).toBeNull();
+  expect(authorizationFromConnectionParams({})).toBeNull();
+  expect(authorizationFromConnectionParams(undefined)).toBeNull();
+});
