@@ -1,4 +1,5 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
+import { subscriptionSource } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
 import { AlertStatusEnum, AlertTypeEnum } from "../graphql/enums.js";
 import { type AlertRow, alertRowFromEvent } from "./alerts.js";
@@ -41,7 +42,7 @@ builder.subscriptionField("alertChanged", (t) =>
       requireOperation(ctx.access, "subscribe");
       const siteId = args.siteId?.toString() ?? null;
       if (siteId !== null) requireSite(ctx.access, siteId);
-      return ctx.fanout.subscribe("alert", { siteId, allowedSites: ctx.access.sites });
+      return subscriptionSource(ctx.fanout.subscribe("alert", { siteId, allowedSites: ctx.access.sites }));
     },
     resolve: (event) => alertRowFromEvent(event),
   }),

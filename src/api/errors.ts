@@ -2,6 +2,7 @@
 // values are masked by yoga (maskDatabaseOutage turns a lost database into SERVICE_UNAVAILABLE).
 import { createGraphQLError } from "graphql-yoga";
 import type { Issue } from "../ingest/validate.js";
+import { SubscriberTooSlowError } from "../stream/fanout.js";
 
 /** Every `extensions.code` the service answers with, on HTTP, SSE and graphql-ws alike. */
 export type ErrorCode =
@@ -29,6 +30,24 @@ export function codedError(
   return createGraphQLError(message, {
     extensions: { ...options.extensions, code, ...(options.http ? { http: options.http } : {}) },
   });
+}
+
+/**
+ * A live event stream as a subscription source: the stream's own errors become coded GraphQL
+ * errors shown as is (the stream knows nothing of GraphQL). Closing the subscription closes it.
+ */
+export function subscriptionSource<T>(events: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  const coded = (error: unknown): never => {
+    if (error instanceof SubscriberTooSlowError) throw codedError("SUBSCRIBER_TOO_SLOW", error.message);
+    throw error;
+  };
+  return {
+    next: () => events.next().catch(coded),
+    return: () => events.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /** Unknown thrown values (strings, objects, errors) as an Error, once, where they are caught. */

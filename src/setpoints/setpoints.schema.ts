@@ -1,4 +1,5 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
+import { subscriptionSource } from "../api/errors.js";
 import { builder, type SchemaTypes } from "../graphql/builder.js";
 import { PriceTierEnum, SetpointLimitEnum } from "../graphql/enums.js";
 import { COMMAND_FIELDS, type CommandField, type FieldSpec, type SetpointCommand } from "./command.js";
@@ -125,7 +126,7 @@ builder.subscriptionField("setpointChanged", (t) =>
       requireOperation(ctx.access, "subscribe");
       const siteId = args.siteId?.toString() ?? null;
       if (siteId !== null) requireSite(ctx.access, siteId);
-      return ctx.fanout.subscribe("command", { siteId, allowedSites: ctx.access.sites });
+      return subscriptionSource(ctx.fanout.subscribe("command", { siteId, allowedSites: ctx.access.sites }));
     },
     resolve: (event) => setpointFromCommand(event),
   }),

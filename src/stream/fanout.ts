@@ -1,16 +1,14 @@
 // Live fan-out of change events to subscribers in this process, filtered per site in memory.
 // Each subscriber has a bounded buffer: one that cannot keep up is closed with a reason instead
 // of growing memory or slowing the others.
-import { createGraphQLError } from "graphql-yoga";
-import type { ErrorCode } from "../api/errors.js";
 import type { AlertEvent, ChangeTransaction, SetpointCommandEvent } from "./events.js";
 
-/** Shown to the client as is (not masked): it tells the CPMS what to do. */
-export function subscriberTooSlow(limit: number): Error {
-  return createGraphQLError(
-    `subscriber closed: it fell more than ${limit} events behind; resubscribe and re-read current state`,
-    { extensions: { code: "SUBSCRIBER_TOO_SLOW" satisfies ErrorCode } },
-  );
+/** Ends a subscriber that fell behind; the API shows it with the code SUBSCRIBER_TOO_SLOW. */
+export class SubscriberTooSlowError extends Error {
+  constructor(readonly limit: number) {
+    super(`subscriber closed: it fell more than ${limit} events behind; resubscribe and re-read current state`);
+    this.name = "SubscriberTooSlowError";
+  }
 }
 
 interface EventMap {
@@ -84,7 +82,7 @@ export class Fanout {
           return;
         }
         if (queue.length >= this.bufferLimit) {
-          failure = subscriberTooSlow(this.bufferLimit);
+          failure = new SubscriberTooSlowError(this.bufferLimit);
           this.stats.closedTooSlow += 1;
           finish();
           return;

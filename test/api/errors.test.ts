@@ -1,9 +1,12 @@
 // What counts as "the database is unreachable" (retryable, nothing applied), and the key in a
 // graphql-ws connection_init payload.
+import { GraphQLError } from "graphql";
 import { createGraphQLError } from "graphql-yoga";
 import { describe, expect, test } from "vitest";
 import { authorizationFromConnectionParams } from "../../src/access/gate.js";
-import { coerceError, isDatabaseUnavailable } from "../../src/api/errors.js";
+import { coerceError, isDatabaseUnavailable, subscriptionSource } from "../../src/api/errors.js";
+import type { AlertEvent } from "../../src/stream/events.js";
+import { Fanout, SubscriberTooSlowError } from "../../src/stream/fanout.js";
 
 const pgError = (code: string, message = "x") => Object.assign(new Error(message), { code });
 
@@ -52,4 +55,37 @@ test("the key in connection_init: authorization, Authorization, or a headers obj
   expect(authorizationFromConnectionParams({ headers: "Bearer e" })).toBeNull();
   expect(authorizationFromConnectionParams({})).toBeNull();
   expect(authorizationFromConnectionParams(undefined)).toBeNull();
+});
+
+describe("subscriptionSource", () => {
+  test("a subscriber that fell behind ends with the code SUBSCRIBER_TOO_SLOW; the stream itself knows no GraphQL", async () => {
+    const fanout = new Fanout(2);
+    const events = fanout.subscribe("alert", { siteId: "a", allowedSites: null });
+    const source = subscriptionSource(events);
+    const alert = (id: string): AlertEvent => ({
+      kind: "alert",
+      id,
+      type: "STALE_SITE_DATA",
+      siteId: "a",
+      sessionId: null,
+      status: "ACTIVE",
+      raisedAt: new Date(0),
+      updatedAt: new Date(0),
+      clearedAt: null,
+      message: "m",
+    });
+    for (const id of ["1", "2", "3"]) {
+      fanout.publish({ commitLsn: "0/1", endLsn: "0/2", commitTime: new Date(0), events: [alert(id)] });
+    }
+    await expect(events.next()).rejects.toBeInstanceOf(SubscriberTooSlowError);
+    const error = await source.next().then(
+      () => null,
+      (e: unknown) => e as GraphQLError,
+    );
+    expect(error).toBeInstanceOf(GraphQLError);
+    expect(error?.extensions.code).toBe("SUBSCRIBER_TOO_SLOW");
+    expect(error?.message).toMatch(/fell more than 2 events behind/);
+    await source.return?.();
+    expect(fanout.stats.subscribers).toBe(0);
+  });
 });
