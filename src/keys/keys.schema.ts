@@ -1,9 +1,9 @@
 // Admin management of database API keys. A key is returned once, at creation; only its hash is kept.
 import { type Access, requireOperation } from "../access/access.js";
-import { createApiKey } from "../access/keys.js";
 import { badUserInput, forbidden, notFound } from "../api/errors.js";
 import { ROLES } from "../domain.js";
 import { builder } from "../graphql/builder.js";
+import { createApiKey } from "./keys.js";
 import {
   type ApiKeyRow as ApiKeyModel,
   findApiKey,

@@ -3,9 +3,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import type { Access, Role } from "../access/access.js";
 import type { ApiKeySpec } from "../config.js";
 import type { Db } from "../db/pool.js";
-import type { Access, Role } from "./access.js";
 
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex");
