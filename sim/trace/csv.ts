@@ -106,7 +106,12 @@ export function parseTraceCsv(text: string, file = "trace.csv"): TraceSession[] 
         fail(name, `"${value}" is not an ISO-8601 timestamp with an offset (e.g. 2026-03-02T08:15:00+01:00)`);
       }
       const ms = Date.parse(value);
-      return Number.isNaN(ms) ? fail(name, `"${value}" is not a valid date-time`) : ms;
+      // Date.parse rolls 2026-02-30 over to March: check the calendar date too.
+      const [y, m, d] = value.slice(0, 10).split("-").map(Number) as [number, number, number];
+      const real = new Date(Date.UTC(y, m - 1, d));
+      if (Number.isNaN(ms) || real.getUTCMonth() !== m - 1 || real.getUTCDate() !== d)
+        fail(name, `"${value}" is not a valid date-time`);
+      return ms;
     };
     const number = (name: ColumnName, optional = false, positive = false): number | null => {
       const value = cell(name);

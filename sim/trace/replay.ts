@@ -70,7 +70,10 @@ export async function runTrace(options: TraceRunOptions): Promise<TraceResult> {
         `${capacityLabel(capacityKw)}: optimum ${result.energyKwh.toFixed(1)} kWh, LP ${result.size.columns} columns x ${result.size.rows} rows, ` +
           `solved in ${((result.energySolveMs + result.costSolveMs) / 1000).toFixed(2)} s`,
       );
-      runs.push({ ...optimumMetrics(world, result), runMs: result.buildMs + result.energySolveMs + result.costSolveMs });
+      runs.push({
+        ...optimumMetrics(world, result),
+        runMs: result.buildMs + result.energySolveMs + result.costSolveMs,
+      });
     }
     for (const policy of REFERENCE_POLICIES.filter((p) => policies.includes(p))) {
       const t0 = performance.now();

@@ -8,7 +8,6 @@ import { totalEnergyKwh } from "./world.js";
 const pct = (part: number, whole: number) => (whole > 0 ? (100 * part) / whole : 100);
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-
 export interface ContractRun {
   readonly policy: string;
   /** null: unlimited. */
@@ -100,7 +99,10 @@ export function formatTraceReport(result: TraceResult): string {
   }
   const service = result.service;
   if (service) {
-    const told = [service.informed.departureTs && "departureTs", service.informed.requestedEnergyKwh && "requestedEnergyKwh"]
+    const told = [
+      service.informed.departureTs && "departureTs",
+      service.informed.requestedEnergyKwh && "requestedEnergyKwh",
+    ]
       .filter(Boolean)
       .join(", ");
     lines.push(
@@ -178,7 +180,12 @@ export function demandMetChartSpec(result: TraceResult): TopLevelSpec {
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "capacityKw", type: "quantitative", title: "site capacity, kW", scale: { zero: false } },
-      y: { field: "demandMetPct", type: "quantitative", title: "energy delivered, % of demand", scale: { zero: false } },
+      y: {
+        field: "demandMetPct",
+        type: "quantitative",
+        title: "energy delivered, % of demand",
+        scale: { zero: false },
+      },
       color: {
         field: "policy",
         type: "nominal",

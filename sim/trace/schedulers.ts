@@ -57,7 +57,11 @@ export function upperKw(s: SessionView, stepS: number): number {
 }
 
 /** Gives each session, in order, what it can take of what is left. */
-export function sortedAllocation(sessions: readonly SessionView[], capacityKw: number, stepS: number): Map<number, number> {
+export function sortedAllocation(
+  sessions: readonly SessionView[],
+  capacityKw: number,
+  stepS: number,
+): Map<number, number> {
   const out = new Map<number, number>();
   let left = Math.max(0, capacityKw);
   for (const s of sessions) {
@@ -147,9 +151,7 @@ export function referenceSetpoints(
       );
     case "LLF":
       return sortedAllocation(
-        [...views].sort(
-          (a, b) => laxityH(a, report.step, stepS) - laxityH(b, report.step, stepS) || byArrival(a, b),
-        ),
+        [...views].sort((a, b) => laxityH(a, report.step, stepS) - laxityH(b, report.step, stepS) || byArrival(a, b)),
         evCapKw,
         stepS,
       );

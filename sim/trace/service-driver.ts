@@ -6,6 +6,8 @@
 // reports demand (recordSiteDemand); the commands come back over graphql-ws to the CPMS
 // stand-in, which applies them after their delay. Steps where no site has a session, an arrival
 // or a departure are not sent at all (nothing to decide), which keeps nights and empty days cheap.
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { CpmsStandIn, type ExpectedCommand } from "../cpms.js";
 import { GraphQLHttp, MutationBatch } from "../gql.js";
 import { startService } from "../service.js";
@@ -67,10 +69,7 @@ export async function runServicePolicies(
   const api = new GraphQLHttp(service.url, service.apiKey);
   const stats = { stepsSent: 0, clockMs: 0, reportsMs: 0, settleMs: 0 };
   try {
-    const introspection = await api.request<{ __type: { inputFields: { name: string }[] } | null }>(
-      `{ __type(name: "SessionSampleInput") { inputFields { name } } }`,
-    );
-    const fields = new Set(introspection.__type?.inputFields.map((f) => f.name) ?? []);
+    const fields = await sessionSampleFields();
     const informed = { departureTs: fields.has("departureTs"), requestedEnergyKwh: fields.has("requestedEnergyKwh") };
 
     const setClock = async (atS: number) => {
@@ -232,6 +231,18 @@ export async function runServicePolicies(
     await cpms.close().catch(() => {});
     await service.stop();
   }
+}
+
+/**
+ * The fields of SessionSampleInput in the printed schema (introspection is off in production
+ * mode, and the printed schema is the one the service builds: a test fails when it is stale).
+ */
+export async function sessionSampleFields(
+  file = fileURLToPath(new URL("../../schema/schema.graphql", import.meta.url)),
+): Promise<Set<string>> {
+  const sdl = await readFile(file, "utf8");
+  const block = /input SessionSampleInput \{([^}]*)\}/.exec(sdl)?.[1] ?? "";
+  return new Set([...block.matchAll(/^\s*(\w+)\s*:/gm)].map((m) => m[1] ?? ""));
 }
 
 function round3(x: number): number {
