@@ -19,8 +19,6 @@ export const REFERENCE_POLICIES = ["UNCONTROLLED", "TUTORIAL", "ROUND_ROBIN", "F
 export type ReferencePolicy = (typeof REFERENCE_POLICIES)[number];
 
 const MIN_RATE_KW = 3;
-/** A command when a setpoint changes by at least this (no deadband). */
-const CHANGE_KW = 0.01;
 
 /** What a scheduler may use about one plugged-in session. */
 export interface SessionView {
@@ -171,7 +169,8 @@ export function runReference(plant: TracePlant, policy: ReferencePolicy, onDay?:
       for (const [index, kw] of setpoints) {
         const rounded = Math.floor(kw * 100) / 100;
         const previous = last.get(index);
-        if (previous !== undefined && Math.abs(previous - rounded) < CHANGE_KW) continue;
+        // A command whenever the (0.01-kW) setpoint changes: no deadband, so no held-back decrease.
+        if (previous === rounded) continue;
         last.set(index, rounded);
         plant.command(index, rounded, report.atS);
       }
