@@ -4,7 +4,7 @@
 //
 // npm run simulate -- --trace FILE (--limit-kw KW | --sweep KW,KW,…) [--step 300] [--from ISO]
 //   [--to ISO] [--battery ideal|curve] [--inform none|departure|departure+energy] [--json FILE]
-//   [--policies OPTIMUM,LLF,WATER_FILL,…] [--no-price-signals] [--database-url URL]
+//   [--policies OPTIMUM,LLF,WATER_FILL,…] [--building-kw KW] [--no-price-signals] [--database-url URL]
 // Replays recorded sessions at one site (sim/trace/): the offline optimum, the reference
 // schedulers and the service's policies per capacity (see sim/README.md).
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     inform: { type: "string" },
     json: { type: "string" },
     policies: { type: "string" },
+    "building-kw": { type: "string" },
     "no-price-signals": { type: "boolean", default: false },
   },
 });
@@ -65,6 +66,7 @@ if (values.trace !== undefined) {
       inform: values.inform,
       json: values.json,
       policies: values.policies,
+      buildingKw: values["building-kw"],
       seed: values.seed,
       priceSignals: !values["no-price-signals"],
       databaseUrl: values["database-url"],

@@ -18,6 +18,7 @@ export interface TraceCliArgs {
   readonly inform?: string;
   readonly json?: string;
   readonly policies?: string;
+  readonly buildingKw?: string;
   readonly seed?: string;
   readonly priceSignals: boolean;
   readonly databaseUrl?: string;
@@ -32,6 +33,13 @@ function capacities(args: TraceCliArgs): number[] {
     if (!(kw > 0)) throw new Error(`capacity "${part}" must be a positive number of kW (or "unlimited")`);
     return kw;
   });
+}
+
+function buildingKw(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const kw = Number(raw);
+  if (!(kw >= 0) || !Number.isFinite(kw)) throw new Error(`--building-kw "${raw}" must be a number of kW, at least 0`);
+  return kw;
 }
 
 function time(name: string, raw: string | undefined): number | undefined {
@@ -60,6 +68,7 @@ export async function traceMain(args: TraceCliArgs, simDir: string, signal: Abor
     toMs: time("to", args.to),
     battery: choice<BatteryMode>("battery", args.battery, ["ideal", "curve"]),
     inform: choice<Inform>("inform", args.inform, INFORM_MODES),
+    buildingKw: buildingKw(args.buildingKw),
   });
   const result = await runTrace({
     world,
