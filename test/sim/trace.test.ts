@@ -168,18 +168,20 @@ describe("reference schedulers on the example trace", () => {
     }
   });
 
-  it("EDF and LLF use what they are told: told nothing, EDF is FCFS", async () => {
+  it("EDF and LLF use what they are told: told nothing, both are FCFS", async () => {
     const sessions = parseTraceCsv(await readFile(EXAMPLE, "utf8"));
     const blind = await runTrace({
       world: buildWorld(sessions, { stepS: 300, inform: "none" }),
       capacitiesKw: [15],
-      policies: ["FCFS", "EDF"],
+      policies: ["FCFS", "EDF", "LLF"],
     });
-    const [fcfs, edf] = blind.runs;
+    const [fcfs, edf, llf] = blind.runs;
     // The same setpoints; only the random command delays differ (each policy has its own stream).
     expect(Math.abs((edf?.energyKwh ?? 0) - (fcfs?.energyKwh ?? 0))).toBeLessThan(0.05);
-    // Told departures and energy, EDF ranks differently and delivers more here.
+    expect(Math.abs((llf?.energyKwh ?? 0) - (fcfs?.energyKwh ?? 0))).toBeLessThan(0.05);
+    // Told departures and energy, they rank differently and deliver more here.
     expect(run("EDF", 15).energyKwh).toBeGreaterThan(run("FCFS", 15).energyKwh + 1);
+    expect(run("LLF", 15).energyKwh).toBeGreaterThan(run("FCFS", 15).energyKwh + 1);
   });
 
   it("reports each policy and capacity in the contract's shape, the optimum as OPTIMUM, and charts a sweep", async () => {
