@@ -1,7 +1,8 @@
 // The world a trace replay runs in: one site, its sessions on a grid of control steps, the
 // tariff per step, and what controllers are told about each session. Every policy, the
 // reference schedulers and the offline optimum see exactly this world.
-import { DAY_S } from "../model/clock.js";
+import { DAY_S, type SimTime } from "../model/clock.js";
+import type { SiteSpec } from "../model/scenario.js";
 import { type PriceInterval, type PriceTier, priceAt, TOU_SCHEDULE } from "../model/tariff.js";
 import type { TraceSession } from "./csv.js";
 
@@ -119,4 +120,53 @@ export function buildWorld(all: readonly TraceSession[], options: WorldOptions):
 
 export function totalEnergyKwh(world: TraceWorld): number {
   return world.sessions.reduce((sum, s) => sum + s.energyKwh, 0);
+}
+
+/**
+ * A generated site's day as a trace world (for the offline optimum): its fleet on the same step
+ * grid, its building load, the TOU tariff; a vehicle staying past midnight is plugged in until
+ * the end of the day. The DR event and the taper are left out, so the optimum on it is an upper
+ * bound for the day's policies.
+ */
+export function worldFromSite(site: SiteSpec, time: SimTime): TraceWorld {
+  const { stepS, steps } = time;
+  const sessions = site.fleet.map(
+    (v, index): WorldSession => ({
+      index,
+      id: v.sessionId,
+      stationId: v.chargePointId,
+      arrivalStep: v.arrivalS / stepS,
+      departureStep: v.departureS === null ? steps : v.departureS / stepS,
+      energyKwh: v.requestedKwh,
+      maxKw: v.ratedKw,
+      informedDepartureStep: v.departureS === null ? null : v.departureS / stepS,
+      informedEnergyKwh: v.requestedKwh,
+      batteryKwh: v.batteryKwh,
+      arrivalSocPct: v.arrivalSocPct,
+    }),
+  );
+  const usdKwh = new Float64Array(steps);
+  const tiers: PriceTier[] = [];
+  for (let k = 0; k < steps; k += 1) {
+    const price = priceAt(site.tariff, k * stepS);
+    usdKwh[k] = price.usdKwh;
+    tiers.push(price.tier);
+  }
+  return {
+    startMs: time.dayStartMs,
+    stepS,
+    steps,
+    sessions,
+    buildingKw: Float64Array.from(site.buildingKw),
+    usdKwh,
+    tiers,
+    tariff: site.tariff.map((p) => ({
+      tier: p.tier,
+      usdKwh: p.usdKwh,
+      fromMs: time.dayStartMs + p.fromS * 1000,
+      toMs: time.dayStartMs + p.toS * 1000,
+    })),
+    inform: "departure+energy",
+    battery: "curve",
+  };
 }
