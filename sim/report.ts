@@ -57,11 +57,19 @@ const SITE_COLUMNS: readonly Column<SiteMetrics>[] = [
 export function formatReport(result: SimulationResult): string {
   const requested = result.summary[0]?.requestedKwh ?? 0;
   const vehicles = result.sites.reduce((n, s) => n + s.vehicles, 0);
+  const optimumKwh = result.sites.reduce((sum, site) => sum + site.optimumKwh, 0);
+  const solveMs = result.sites.reduce((sum, site) => sum + site.optimumSolveMs, 0);
+  const shares = result.summary
+    .map((p) => `${p.policy} ${((100 * p.energyKwh) / Math.max(1e-9, optimumKwh)).toFixed(1)} %`)
+    .join(", ");
   const lines = [
     `Simulated ${result.day} (UTC), ${result.sites.length} sites, ${vehicles} vehicles asking ${requested.toFixed(0)} kWh, ` +
       `seed ${result.seed}, steps of ${result.stepS} s, command delay ${result.commandDelayS.join("-")} s`,
     "",
     table(result.summary, SUMMARY_COLUMNS),
+    "",
+    `Offline optimum (LP, HiGHS, ${s(solveMs)}): ${optimumKwh.toFixed(0)} kWh deliverable under the limits ` +
+      `(an upper bound: it ignores the DR event and the taper). Delivered as a share of it: ${shares}.`,
     "",
     table(
       result.sites.flatMap((s) => Object.values(s.metrics)),
@@ -106,6 +114,8 @@ export function toJson(result: SimulationResult): unknown {
         demandResponse: spec?.dr,
         fleet: spec?.fleet,
         metrics: site.metrics,
+        optimumKwh: site.optimumKwh,
+        optimumSolveMs: site.optimumSolveMs,
         alertsRaised: site.alertsRaised,
         trace: { stepS: result.stepS, buildingKw: site.buildingKw, loadKw: site.loadKw },
       };

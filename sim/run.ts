@@ -1,6 +1,12 @@
 // npm run simulate [-- --quick] [--seed N] [--sites N] [--step S] [--database-url URL]
 // Runs the closed-loop fleet simulation; prints a table, writes sim/out/<timestamp>.json and a
 // chart per site (sim/out/<timestamp>/<site>.svg; the latest run's also in sim/charts/).
+//
+// npm run simulate -- --trace FILE (--limit-kw KW | --sweep KW,KW,…) [--step 300] [--from ISO]
+//   [--to ISO] [--battery ideal|curve] [--inform none|departure|departure+energy] [--json FILE]
+//   [--policies OPTIMUM,LLF,WATER_FILL,…] [--building-kw KW] [--no-price-signals] [--database-url URL]
+// Replays recorded sessions at one site (sim/trace/): the offline optimum, the reference
+// schedulers and the service's policies per capacity (see sim/README.md).
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +14,7 @@ import { parseArgs } from "node:util";
 import { siteChartSvg } from "./chart.js";
 import { formatReport, toJson } from "./report.js";
 import { runSimulation } from "./simulate.js";
+import { traceMain } from "./trace/cli.js";
 
 const SIM_DIR = path.dirname(fileURLToPath(import.meta.url));
 
@@ -18,6 +25,17 @@ const { values } = parseArgs({
     sites: { type: "string" },
     step: { type: "string" },
     "database-url": { type: "string" },
+    trace: { type: "string" },
+    "limit-kw": { type: "string" },
+    sweep: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+    battery: { type: "string" },
+    inform: { type: "string" },
+    json: { type: "string" },
+    policies: { type: "string" },
+    "building-kw": { type: "string" },
+    "no-price-signals": { type: "boolean", default: false },
   },
 });
 
@@ -34,6 +52,37 @@ process.once("SIGINT", () => {
   console.error("Stopping…");
   abort.abort();
 });
+
+if (values.trace !== undefined) {
+  await traceMain(
+    {
+      trace: values.trace,
+      limitKw: values["limit-kw"],
+      sweep: values.sweep,
+      step: values.step,
+      from: values.from,
+      to: values.to,
+      battery: values.battery,
+      inform: values.inform,
+      json: values.json,
+      policies: values.policies,
+      buildingKw: values["building-kw"],
+      seed: values.seed,
+      priceSignals: !values["no-price-signals"],
+      databaseUrl: values["database-url"],
+    },
+    SIM_DIR,
+    abort.signal,
+  ).catch((error: unknown) => {
+    if (abort.signal.aborted) {
+      console.error("Stopped; the service and its database were shut down.");
+      process.exit(130);
+    }
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  });
+  process.exit(0);
+}
 
 const result = await runSimulation({
   quick: values.quick,

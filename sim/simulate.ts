@@ -14,6 +14,8 @@ import { Rng } from "./model/random.js";
 import { buildScenario, type Scenario } from "./model/scenario.js";
 import { SitePlant } from "./plant.js";
 import { startService } from "./service.js";
+import { type OptimumResult, solveOptimum } from "./trace/optimum.js";
+import { worldFromSite } from "./trace/world.js";
 
 export interface SimulationOptions {
   readonly seed?: number;
@@ -43,6 +45,12 @@ export interface SiteResult {
   readonly buildingKw: readonly number[];
   /** Alerts the service raised, per type (service-driven sites only). */
   readonly alertsRaised: Readonly<Record<string, Record<string, number>>>;
+  /**
+   * The offline optimum's energy on this site's day (sim/trace/optimum.ts): an upper bound, as it
+   * ignores the DR event and the taper; and its LP solve time, ms.
+   */
+  readonly optimumKwh: number;
+  readonly optimumSolveMs: number;
 }
 
 export interface SimulationResult {
@@ -175,6 +183,9 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     await service.stop();
   }
 
+  const optima: OptimumResult[] = [];
+  for (const site of scenario.sites)
+    optima.push(await solveOptimum(worldFromSite(site, scenario.time), site.demandLimitKw));
   const metricsOf = (policy: Policy) => (plants.get(policy) ?? []).map((p) => p.finish());
   const byPolicy = new Map<Policy, SiteMetrics[]>(POLICIES.map((p) => [p, metricsOf(p)]));
   const sites: SiteResult[] = scenario.sites.map((site, i) => {
@@ -195,6 +206,8 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
       loadKw: pick((p) => Array.from(plants.get(p)?.[i]?.meter.stepLoadKw ?? [], (x) => Math.round(x * 10) / 10)),
       buildingKw: Array.from(site.buildingKw),
       alertsRaised,
+      optimumKwh: optima[i]?.energyKwh ?? Number.NaN,
+      optimumSolveMs: (optima[i]?.energySolveMs ?? 0) + (optima[i]?.costSolveMs ?? 0),
     };
   });
   return {

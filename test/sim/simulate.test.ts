@@ -67,6 +67,17 @@ describe("closed-loop fleet simulation (quick)", () => {
     expect(total("WATER_FILL", (m) => m.energyKwh)).toBeGreaterThanOrEqual(total("EQUAL_SHARE", (m) => m.energyKwh));
   });
 
+  it("the offline optimum on each site's day bounds every policy (beyond its energy over the limit)", () => {
+    for (const site of result.sites) {
+      expect(site.optimumKwh, site.siteId).toBeGreaterThan(0);
+      for (const policy of ["TUTORIAL", "EQUAL_SHARE", "WATER_FILL", "UNCONTROLLED"] as const) {
+        const m = site.metrics[policy];
+        // 1e-3 kWh: the solver's tolerance.
+        expect(site.optimumKwh, `${site.siteId} ${policy}`).toBeGreaterThanOrEqual(m.energyKwh - m.overshootKwh - 1e-3);
+      }
+    }
+  });
+
   it("the service honours the DR event better than the tutorial formula", () => {
     const summary = Object.fromEntries(result.summary.map((s) => [s.policy, s]));
     for (const policy of ["EQUAL_SHARE", "WATER_FILL"] as const) {
