@@ -11,8 +11,8 @@ import {
   serviceUnavailable,
   unauthenticated,
 } from "../api/errors.js";
-import type { Access } from "./access.js";
 import type { KeyStore } from "../keys/keys.js";
+import type { Access } from "./access.js";
 import { createRateLimiter, type RateLimiter } from "./rate-limit.js";
 
 /** An HTTP body or a graphql-ws message. A batch of 10,000 samples is about 3.5 MB of JSON. */
