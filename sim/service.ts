@@ -1,11 +1,11 @@
-// The real service, in process: buildApp from src/app.ts on a free port, against the database
+// The real service, in process (test/helpers/service.ts, shared with test/ and bench/) on a free port, against the database
 // URL given (e.g. a test's database) or a fresh embedded PostgreSQL in the OS temp folder.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { buildApp } from "../src/app.js";
 import { type LogLevel, loadConfig, parseApiKeys } from "../src/config.js";
 import { startEmbeddedPostgres } from "../src/db/embedded.js";
+import { startService as startRealService } from "../test/helpers/service.js";
 
 export const SIM_API_KEY = "sim-admin-key-0001";
 
@@ -41,7 +41,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       cleanups.push(() => server.stop());
       databaseUrl = server.connectionString;
     }
-    const app = buildApp({
+    const service = await startRealService({
       ...loadConfig({ NODE_ENV: "production", LOG_LEVEL: options.logLevel ?? "warn" }),
       databaseUrl,
       port: 0,
@@ -49,8 +49,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       allowClockControl: true,
       rateLimitPerSecond: 0,
     });
-    const { url } = await app.start();
-    cleanups.push(() => app.stop());
+    const { url } = service;
+    cleanups.push(() => service.stop());
     return {
       url,
       wsUrl: url.replace(/^http/, "ws"),
