@@ -30,6 +30,8 @@ export async function startService(
     dataDir: path.join(ctx.cluster.dataDir, "service"),
     port: 0,
     apiKeys: [{ key: BENCH_KEY, role: "admin", sites: null }],
+    // The bench measures the service, not the per-key limits (one key drives every client).
+    rateLimitPerSecond: 0,
     ...overrides,
   };
   const service = await startRealService(config);
