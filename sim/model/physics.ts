@@ -16,9 +16,36 @@ export function maxChargeKw(ratedKw: number, socPct: number): number {
 
 export type EndReason = "DEPARTED" | "FULL";
 
-interface PendingCommand {
-  readonly applyAtS: number;
-  readonly kw: number;
+/**
+ * The commands waiting on a charger: the CPMS applies them in order, so a command is never applied
+ * before the one sent ahead of it.
+ */
+export class CommandQueue {
+  /** In the order they will be applied; `atS` never decreases. */
+  readonly pending: { readonly atS: number; readonly kw: number }[] = [];
+  private lastAtS = Number.NEGATIVE_INFINITY;
+
+  /** A command the CPMS will apply at `atS`, or when the one before it is applied if that is later. */
+  push(kw: number, atS: number): void {
+    const at = Math.max(atS, this.lastAtS);
+    this.lastAtS = at;
+    this.pending.push({ atS: at, kw });
+  }
+
+  /** Takes the commands due by `atS`, in order; returns their kW. */
+  takeDue(atS: number): number[] {
+    const due: number[] = [];
+    while (this.pending.length > 0 && (this.pending[0]?.atS ?? Number.POSITIVE_INFINITY) <= atS) {
+      const command = this.pending.shift();
+      if (command) due.push(command.kw);
+    }
+    return due;
+  }
+
+  /** Drops the waiting commands (the session ended). */
+  clear(): void {
+    this.pending.length = 0;
+  }
 }
 
 export class Vehicle {
@@ -30,8 +57,7 @@ export class Vehicle {
   endReason: EndReason | null = null;
   /** Commands applied to the charger. */
   commandsApplied = 0;
-  private readonly pending: PendingCommand[] = [];
-  private lastApplyAtS = Number.NEGATIVE_INFINITY;
+  private readonly commands = new CommandQueue();
 
   constructor(
     readonly spec: EvSpec,
@@ -64,19 +90,14 @@ export class Vehicle {
 
   /** A command the CPMS will apply at `applyAtS`; a charger applies its commands in order. */
   enqueue(kw: number, applyAtS: number): void {
-    const at = Math.max(applyAtS, this.lastApplyAtS);
-    this.lastApplyAtS = at;
-    this.pending.push({ applyAtS: at, kw });
+    this.commands.push(kw, applyAtS);
   }
 
   /** Applies the commands due by `seconds`. */
   applyDue(seconds: number): void {
-    while (this.pending.length > 0 && (this.pending[0]?.applyAtS ?? Number.POSITIVE_INFINITY) <= seconds) {
-      const command = this.pending.shift();
-      if (command) {
-        this.limitKw = command.kw;
-        this.commandsApplied += 1;
-      }
+    for (const kw of this.commands.takeDue(seconds)) {
+      this.limitKw = kw;
+      this.commandsApplied += 1;
     }
   }
 
@@ -93,6 +114,6 @@ export class Vehicle {
   end(atS: number, reason: EndReason): void {
     this.endedAtS = atS;
     this.endReason = reason;
-    this.pending.length = 0;
+    this.commands.clear();
   }
 }

@@ -2,8 +2,9 @@
 // chargers and the meter. Time moves a step at a time; inside a step the physics is exact
 // between the instants a command is applied (2-5 s after the step starts: the CPMS delay), and
 // in curve mode in slices of at most 30 s so the taper is followed.
-import { maxChargeKw } from "../model/physics.js";
+import { CommandQueue, maxChargeKw } from "../model/physics.js";
 import type { Rng } from "../model/random.js";
+import type { PlantStepReport } from "../plant.js";
 import type { TraceWorld, WorldSession } from "./world.js";
 
 /** A vehicle this close to its energy got it. */
@@ -21,8 +22,8 @@ export class TraceVehicle {
   lastStepMinLimitKw = Number.POSITIVE_INFINITY;
   /** Seen by the charger: it drew nothing for a whole step its limit allowed (SuspendedEV); it stays so. */
   suspended = false;
-  readonly pending: { atS: number; kw: number }[] = [];
-  private lastApplyAtS = Number.NEGATIVE_INFINITY;
+  /** The commands the CPMS has yet to apply. */
+  readonly commands = new CommandQueue();
 
   constructor(
     readonly session: WorldSession,
@@ -45,15 +46,11 @@ export class TraceVehicle {
   }
 
   enqueue(kw: number, atS: number): void {
-    const at = Math.max(atS, this.lastApplyAtS);
-    this.lastApplyAtS = at;
-    this.pending.push({ atS: at, kw });
+    this.commands.push(kw, atS);
   }
 
   applyDue(atS: number): void {
-    while (this.pending.length > 0 && (this.pending[0]?.atS ?? Number.POSITIVE_INFINITY) <= atS) {
-      this.limitKw = this.pending.shift()?.kw ?? this.limitKw;
-    }
+    for (const kw of this.commands.takeDue(atS)) this.limitKw = kw;
   }
 
   /** Charges for `seconds` at the current draw; returns kWh. */
@@ -67,16 +64,7 @@ export class TraceVehicle {
   }
 }
 
-export interface TraceStepReport {
-  readonly step: number;
-  readonly atS: number;
-  readonly ended: readonly TraceVehicle[];
-  readonly arrived: readonly TraceVehicle[];
-  readonly active: readonly TraceVehicle[];
-  readonly buildingKw: number;
-  /** EV load at the step boundary, kW. */
-  readonly evLoadKw: number;
-}
+export type TraceStepReport = PlantStepReport<TraceVehicle>;
 
 export interface TraceMetrics {
   readonly policy: string;
@@ -146,7 +134,7 @@ export class TracePlant {
     this.active = this.active.filter((v) => {
       if (v.session.departureStep > step) return true;
       ended.push(v);
-      v.pending.length = 0;
+      v.commands.clear();
       return false;
     });
     const arrived: TraceVehicle[] = [];
@@ -192,7 +180,7 @@ export class TracePlant {
     }
     // Breakpoints: command applications inside the step, quarter-hour boundaries, the delay's end.
     const cuts = new Set<number>([atS, endS, Math.min(endS, atS + maxDelayS)]);
-    for (const v of this.active) for (const p of v.pending) if (p.atS > atS && p.atS < endS) cuts.add(p.atS);
+    for (const v of this.active) for (const p of v.commands.pending) if (p.atS > atS && p.atS < endS) cuts.add(p.atS);
     for (let q = Math.ceil(atS / QUARTER_S) * QUARTER_S; q < endS; q += QUARTER_S) cuts.add(q);
     const times = [...cuts].sort((a, b) => a - b);
     for (let k = 0; k + 1 < times.length; k += 1) {
