@@ -48,23 +48,47 @@ export class CommandQueue {
   }
 }
 
-export class Vehicle {
+/**
+ * What every simulated vehicle on a charger has (the site plant's Vehicle, the trace replay's
+ * TraceVehicle): its state of charge and energy so far, the charger's applied limit, and the
+ * commands the CPMS has yet to apply.
+ */
+export class PluggedVehicle {
   socPct: number;
   deliveredKwh = 0;
   /** The charger's applied limit, kW; null: none (the vehicle takes what it can). */
   limitKw: number | null;
+  readonly commands = new CommandQueue();
+
+  constructor(arrivalSocPct: number, initialLimitKw: number | null) {
+    this.socPct = arrivalSocPct;
+    this.limitKw = initialLimitKw;
+  }
+
+  /** A command the CPMS will apply at `applyAtS`; a charger applies its commands in order. */
+  enqueue(kw: number, applyAtS: number): void {
+    this.commands.push(kw, applyAtS);
+  }
+
+  /** Applies the commands due by `atS` (the last one's limit holds); returns how many. */
+  applyDue(atS: number): number {
+    const due = this.commands.takeDue(atS);
+    for (const kw of due) this.limitKw = kw;
+    return due.length;
+  }
+}
+
+export class Vehicle extends PluggedVehicle {
   endedAtS: number | null = null;
   endReason: EndReason | null = null;
   /** Commands applied to the charger. */
   commandsApplied = 0;
-  private readonly commands = new CommandQueue();
 
   constructor(
     readonly spec: EvSpec,
     initialLimitKw: number | null,
   ) {
-    this.socPct = spec.arrivalSocPct;
-    this.limitKw = initialLimitKw;
+    super(spec.arrivalSocPct, initialLimitKw);
   }
 
   get ended(): boolean {
@@ -88,17 +112,10 @@ export class Vehicle {
     return Math.max(0, Math.min(limit, maxChargeKw(this.spec.ratedKw, this.socPct)));
   }
 
-  /** A command the CPMS will apply at `applyAtS`; a charger applies its commands in order. */
-  enqueue(kw: number, applyAtS: number): void {
-    this.commands.push(kw, applyAtS);
-  }
-
-  /** Applies the commands due by `seconds`. */
-  applyDue(seconds: number): void {
-    for (const kw of this.commands.takeDue(seconds)) {
-      this.limitKw = kw;
-      this.commandsApplied += 1;
-    }
+  override applyDue(seconds: number): number {
+    const applied = super.applyDue(seconds);
+    this.commandsApplied += applied;
+    return applied;
   }
 
   /** Charges for `dtS` seconds at the current draw; returns the energy, kWh. */

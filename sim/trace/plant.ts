@@ -2,7 +2,7 @@
 // chargers and the meter. Time moves a step at a time; inside a step the physics is exact
 // between the instants a command is applied (2-5 s after the step starts: the CPMS delay), and
 // in curve mode in slices of at most 30 s so the taper is followed.
-import { CommandQueue, maxChargeKw } from "../model/physics.js";
+import { maxChargeKw, PluggedVehicle } from "../model/physics.js";
 import type { Rng } from "../model/random.js";
 import type { PlantStepReport } from "../plant.js";
 import type { TraceWorld, WorldSession } from "./world.js";
@@ -12,25 +12,18 @@ export const SERVED_TOLERANCE_KWH = 0.1;
 const EPS_KW = 0.01;
 const QUARTER_S = 900;
 
-export class TraceVehicle {
-  deliveredKwh = 0;
-  socPct: number;
-  /** Applied charger limit, kW; null: none (draws what it can). */
-  limitKw: number | null;
+export class TraceVehicle extends PluggedVehicle {
   /** Energy in the last simulated step, and the lowest limit in force during it. */
   lastStepKwh = 0;
   lastStepMinLimitKw = Number.POSITIVE_INFINITY;
   /** Seen by the charger: it drew nothing for a whole step its limit allowed (SuspendedEV); it stays so. */
   suspended = false;
-  /** The commands the CPMS has yet to apply. */
-  readonly commands = new CommandQueue();
 
   constructor(
     readonly session: WorldSession,
     initialLimitKw: number | null,
   ) {
-    this.socPct = session.arrivalSocPct;
-    this.limitKw = initialLimitKw;
+    super(session.arrivalSocPct, initialLimitKw);
   }
 
   get full(): boolean {
@@ -43,14 +36,6 @@ export class TraceVehicle {
     const s = this.session;
     const physical = curve ? maxChargeKw(s.maxKw, this.socPct) : s.maxKw;
     return Math.max(0, Math.min(this.limitKw ?? s.maxKw, physical));
-  }
-
-  enqueue(kw: number, atS: number): void {
-    this.commands.push(kw, atS);
-  }
-
-  applyDue(atS: number): void {
-    for (const kw of this.commands.takeDue(atS)) this.limitKw = kw;
   }
 
   /** Charges for `seconds` at the current draw; returns kWh. */
