@@ -15,22 +15,25 @@ is_our_broker() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
 }
 
+# Waits until pid $1 has exited: at most $2 checks, $3 seconds apart.
+wait_exit() {
+  local pid="$1" tries="$2" interval="$3" i
+  for ((i = 0; i < tries; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep "$interval"
+  done
+}
+
 if [[ -f "$PIDFILE" ]]; then
   pid="$(cat "$PIDFILE" 2>/dev/null || true)"
   if is_our_broker "$pid"; then
     log "stopping broker pid $pid (SIGTERM)"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
+    wait_exit "$pid" 40 0.5
     if kill -0 "$pid" 2>/dev/null; then
       log "broker pid $pid still alive after 20s, sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 20; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.25
-      done
+      wait_exit "$pid" 20 0.25
     fi
     if kill -0 "$pid" 2>/dev/null; then
       log "ERROR: broker pid $pid did not exit"

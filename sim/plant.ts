@@ -20,19 +20,24 @@ export interface PlantOptions {
   readonly delayRng: Rng;
 }
 
-/** What the site's devices report at a step boundary. */
-export interface StepReport {
+/** What a plant's devices report at a step boundary (this site plant's and the trace replay's); V: its vehicles. */
+export interface PlantStepReport<V> {
   readonly step: number;
   readonly atS: number;
   /** Vehicles whose session ended now (departed, or full). */
-  readonly ended: readonly Vehicle[];
-  readonly arrived: readonly Vehicle[];
+  readonly ended: readonly V[];
+  readonly arrived: readonly V[];
   /** Vehicles plugged in and charging (session active). */
-  readonly active: readonly Vehicle[];
+  readonly active: readonly V[];
+  readonly buildingKw: number;
+  /** EV load at the step boundary, kW. */
+  readonly evLoadKw: number;
+}
+
+/** What the site's devices report at a step boundary. */
+export interface StepReport extends PlantStepReport<Vehicle> {
   /** Sessions whose charger sends meter values now: all on the aligned interval, new ones at once. */
   readonly sampled: readonly Vehicle[];
-  readonly buildingKw: number;
-  readonly evLoadKw: number;
   readonly demandLimitKw: number;
 }
 

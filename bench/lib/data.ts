@@ -21,6 +21,11 @@ export interface Fleet {
   readonly t0: Date;
 }
 
+/** The fleet of the scenarios: `sites` sites (1,000 by default) of 20 sessions from the bench epoch. */
+export function benchFleet(sites = 1000): Fleet {
+  return { prefix: "site", sites, sessionsPerSite: 20, t0: benchEpoch() };
+}
+
 export function ratedKw(session: number, round: number): number {
   return RATED_KW[(session + round) % RATED_KW.length] as number;
 }

@@ -3,9 +3,11 @@
 import type pg from "pg";
 import type { Db } from "../../src/db/pool.js";
 import { insertStream } from "../../src/ingest/ingest.repository.js";
-import { INPUT_STREAMS } from "../../src/ingest/streams.js";
+import { INPUT_STREAMS, type InputStream } from "../../src/ingest/streams.js";
 import type { SessionSample } from "../../src/ingest/validate.js";
-import { chunk, type Fleet, roundSamples, siteDemand, siteId } from "./data.js";
+import type { BenchDatabase } from "./cluster.js";
+import { benchFleet, chunk, type Fleet, roundSamples, siteDemand, siteId } from "./data.js";
+import type { ScenarioContext } from "./scenario.js";
 import { now } from "./stats.js";
 
 /** Freezes the database clock at the fleet's epoch: no time boundary fires during a measurement. */
@@ -29,6 +31,26 @@ export async function seedFleet(
   for (const part of chunk(roundSamples(fleet, 0, { from }), batch))
     await insertStream(database.db, INPUT_STREAMS.sessionSamples, part);
   await database.pool.query("VACUUM ANALYZE sessions, setpoints, sites");
+}
+
+/**
+ * A scenario's own database seeded with the fleet of 1,000 sites x 20 sessions (seedFleet), for
+ * `body`; dropped afterwards, whatever happens.
+ */
+export async function withSeededFleet<T>(
+  ctx: ScenarioContext,
+  name: string,
+  body: (database: BenchDatabase, fleet: Fleet) => Promise<T>,
+): Promise<T> {
+  const database = await ctx.cluster.createDatabase(name);
+  try {
+    const fleet = benchFleet();
+    ctx.log(`${name}: seeding 1,000 sites x 20 sessions`);
+    await seedFleet(database, fleet);
+    return await body(database, fleet);
+  } finally {
+    await database.drop();
+  }
 }
 
 export interface BatchRun {
@@ -136,4 +158,28 @@ export function randomSites(fleet: Fleet, count: number, seed = 7): string[] {
     out.add(siteId(x % fleet.sites, fleet.prefix));
   }
   return [...out];
+}
+
+/**
+ * `unnest($1::text[], ...)` over the named columns of a stream (all of them by default) and its
+ * parameters, one array per column, as the stream's descriptor maps a row (src/ingest/streams.ts):
+ * for SQL that writes a batch other than through insertStream (the baseline's tables, an EXPLAIN).
+ */
+export function unnestOf<T>(
+  stream: InputStream<T>,
+  rows: readonly T[],
+  names?: readonly string[],
+): { columns: string; unnest: string; params: (string | number | null)[][] } {
+  const columns = names
+    ? names.map((name) => {
+        const column = stream.columns.find((c) => c.name === name);
+        if (!column) throw new Error(`${stream.table} has no column ${name}`);
+        return column;
+      })
+    : stream.columns;
+  return {
+    columns: columns.map((c) => c.name).join(", "),
+    unnest: `unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(", ")})`,
+    params: columns.map((c) => rows.map(c.value)),
+  };
 }

@@ -9,8 +9,8 @@ import type pg from "pg";
 import { insertStream } from "../../src/ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { SessionSample } from "../../src/ingest/validate.js";
-import { benchEpoch, chunk, type Fleet, roundSamples, siteDemand } from "../lib/data.js";
-import { seedFleet, verifySetpoints } from "../lib/fleet.js";
+import { benchFleet, chunk, roundSamples, siteDemand } from "../lib/data.js";
+import { seedFleet, unnestOf, verifySetpoints } from "../lib/fleet.js";
 import type { Row, Scenario } from "../lib/scenario.js";
 import { fmtMs, fmtNum, fmtRatio, fmtUs, now, summarize } from "../lib/stats.js";
 
@@ -50,28 +50,26 @@ const REFRESH = [
   "REFRESH MATERIALIZED VIEW baseline.setpoints",
 ];
 
+/** The columns of baseline.session_samples_raw (no id_tag, no ended_ts). */
+const BASELINE_SAMPLE_COLUMNS = [
+  "session_id",
+  "charge_point_id",
+  "connector_id",
+  "site_id",
+  "rated_power_kw",
+  "current_power_kw",
+  "soc_pct",
+  "energy_kwh",
+  "session_start_ts",
+  "sampled_ts",
+];
+
 /** One batch into the baseline: insert, then refresh all three views, in one transaction. */
 async function baselineBatch(client: pg.PoolClient, rows: readonly SessionSample[]): Promise<void> {
   await client.query("BEGIN");
   try {
-    await client.query(
-      `INSERT INTO baseline.session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
-         current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::float8[], $6::float8[], $7::float8[],
-                            $8::float8[], $9::timestamptz[], $10::timestamptz[])`,
-      [
-        rows.map((r) => r.sessionId),
-        rows.map((r) => r.chargePointId),
-        rows.map((r) => r.connectorId),
-        rows.map((r) => r.siteId),
-        rows.map((r) => r.ratedPowerKw),
-        rows.map((r) => r.currentPowerKw),
-        rows.map((r) => r.socPct),
-        rows.map((r) => r.energyKwh),
-        rows.map((r) => r.sessionStartTs.toISOString()),
-        rows.map((r) => r.sampledTs.toISOString()),
-      ],
-    );
+    const u = unnestOf(INPUT_STREAMS.sessionSamples, rows, BASELINE_SAMPLE_COLUMNS);
+    await client.query(`INSERT INTO baseline.session_samples_raw (${u.columns}) SELECT * FROM ${u.unnest}`, u.params);
     for (const statement of REFRESH) await client.query(statement);
     await client.query("COMMIT");
   } catch (error) {
@@ -87,21 +85,14 @@ export const baselineScenario: Scenario = {
     const database = await ctx.cluster.createDatabase("baseline");
     const client = await database.pool.connect();
     try {
-      const fleet: Fleet = { prefix: "site", sites: 1000, sessionsPerSite: 20, t0: benchEpoch() };
+      const fleet = benchFleet();
       ctx.log("baseline: seeding ours and the baseline with 1,000 sites x 20 sessions");
       await seedFleet(database, fleet);
       await client.query(SCHEMA);
-      const demand = siteDemand(fleet);
+      const demand = unnestOf(INPUT_STREAMS.siteDemand, siteDemand(fleet));
       await client.query(
-        `INSERT INTO baseline.site_demand_raw (site_id, demand_limit_kw, current_demand_kw, ev_load_kw, measured_ts)
-         SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::timestamptz[])`,
-        [
-          demand.map((d) => d.siteId),
-          demand.map((d) => d.demandLimitKw),
-          demand.map((d) => d.currentDemandKw),
-          demand.map((d) => d.evLoadKw),
-          demand.map((d) => d.measuredTs.toISOString()),
-        ],
+        `INSERT INTO baseline.site_demand_raw (${demand.columns}) SELECT * FROM ${demand.unnest}`,
+        demand.params,
       );
       for (const part of chunk(roundSamples(fleet, 0), 10_000)) await baselineBatch(client, part);
       await client.query("VACUUM ANALYZE baseline.session_samples_raw");

@@ -2,8 +2,8 @@
 // the real service started in-process (production mode, silent logs). Batches of 1,000, sent one
 // at a time; the SQL path on the same database and fleet, interleaved round by round, is the
 // reference (the difference is HTTP, JSON, GraphQL coercion and validation).
-import { benchEpoch, chunk, type Fleet, roundSamples } from "../lib/data.js";
-import { type BatchRun, mergeRuns, randomSites, runBatches, seedFleet, verifySetpoints } from "../lib/fleet.js";
+import { chunk, roundSamples } from "../lib/data.js";
+import { type BatchRun, mergeRuns, randomSites, runBatches, verifySetpoints, withSeededFleet } from "../lib/fleet.js";
 import type { Row, Scenario } from "../lib/scenario.js";
 import { RECORD_SAMPLES, sampleInput, startService } from "../lib/service.js";
 import { fmtMs, fmtNum, fmtRatio, now, summarize } from "../lib/stats.js";
@@ -14,12 +14,8 @@ const BATCH = 1000;
 export const graphqlScenario: Scenario = {
   name: "graphql",
   title: "GraphQL recordSessionSamples over HTTP, batch 1,000, 1,000 sites x 20 sessions",
-  async run(ctx) {
-    const database = await ctx.cluster.createDatabase("graphql");
-    try {
-      const fleet: Fleet = { prefix: "site", sites: 1000, sessionsPerSite: 20, t0: benchEpoch() };
-      ctx.log("graphql: seeding 1,000 sites x 20 sessions");
-      await seedFleet(database, fleet);
+  run(ctx) {
+    return withSeededFleet(ctx, "graphql", async (database, fleet) => {
       const service = await startService(ctx, database);
       try {
         const rounds = ctx.quick ? 1 : 5;
@@ -91,8 +87,6 @@ export const graphqlScenario: Scenario = {
       } finally {
         await service.stop();
       }
-    } finally {
-      await database.drop();
-    }
+    });
   },
 };

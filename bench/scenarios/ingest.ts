@@ -1,16 +1,16 @@
 // 1. Ingest throughput through the SQL path: insertStream(db, INPUT_STREAMS.sessionSamples, rows) does one INSERT per
 // batch and the statement-level trigger recomputes every touched site before it returns, so each
 // setpoint is current when the call returns. 1,000 sites x 20 sessions, rounds in natural order.
-import { benchEpoch, chunk, type Fleet, roundSamples } from "../lib/data.js";
+import { chunk, roundSamples } from "../lib/data.js";
 import {
   type BatchRun,
   describeVerification,
   mergeRuns,
   randomSites,
   runBatches,
-  seedFleet,
   type Verification,
   verifySetpoints,
+  withSeededFleet,
 } from "../lib/fleet.js";
 import type { Row, Scenario } from "../lib/scenario.js";
 import { fmtMs, fmtNum, now, summarize } from "../lib/stats.js";
@@ -42,12 +42,8 @@ export function batchRows(label: string, run: BatchRun): Row[] {
 export const ingestScenario: Scenario = {
   name: "ingest",
   title: "SQL ingest, 1,000 sites x 20 sessions",
-  async run(ctx) {
-    const database = await ctx.cluster.createDatabase("ingest");
-    try {
-      const fleet: Fleet = { prefix: "site", sites: 1000, sessionsPerSite: 20, t0: benchEpoch() };
-      ctx.log("ingest: seeding 1,000 sites x 20 sessions");
-      await seedFleet(database, fleet);
+  run(ctx) {
+    return withSeededFleet(ctx, "ingest", async (database, fleet) => {
       const plans: Plan[] = ctx.quick
         ? [
             { size: 1, rounds: 1, maxBatches: 300, maxMs: 10_000 },
@@ -154,8 +150,6 @@ export const ingestScenario: Scenario = {
       const commands = await database.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM setpoint_commands");
       data.commandsIssued = commands.rows[0]?.n;
       return { rows, data };
-    } finally {
-      await database.drop();
-    }
+    });
   },
 };

@@ -12,7 +12,7 @@ import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kaf
 import type { KafkaTopics } from "../../src/config.js";
 import { insertStream } from "../../src/ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../../src/ingest/streams.js";
-import { benchEpoch, chunk, type Fleet, roundSamples, siteDemand } from "../lib/data.js";
+import { benchFleet, chunk, roundSamples, siteDemand } from "../lib/data.js";
 import { freezeClock, verifySetpoints } from "../lib/fleet.js";
 import type { Row, Scenario } from "../lib/scenario.js";
 import { startService } from "../lib/service.js";
@@ -110,7 +110,7 @@ export const kafkaScenario: Scenario = {
     const database = await ctx.cluster.createDatabase("kafka");
     const sites = ctx.quick ? 200 : 1000;
     const rounds = ctx.quick ? 2 : 3;
-    const fleet: Fleet = { prefix: "site", sites, sessionsPerSite: 20, t0: benchEpoch() };
+    const fleet = benchFleet(sites);
     let service: Awaited<ReturnType<typeof startService>> | null = null;
     let producer: Producer | null = null;
     let consumer: Consumer | null = null;

@@ -18,12 +18,12 @@ import { insertStream } from "../../src/ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { BenchCluster, BenchDatabase } from "../lib/cluster.js";
 import { profileCpu } from "../lib/cpu-profile.js";
-import { benchEpoch, type Fleet, roundSamples } from "../lib/data.js";
-import { seedFleet, verifySetpoints } from "../lib/fleet.js";
+import { benchFleet, type Fleet, roundSamples } from "../lib/data.js";
+import { seedFleet, unnestOf, verifySetpoints } from "../lib/fleet.js";
 import type { Row, Scenario } from "../lib/scenario.js";
-import { AUTH_HEADER, startService } from "../lib/service.js";
+import { startService } from "../lib/service.js";
 import { fmtMs, fmtNum, fmtUs, now, summarize } from "../lib/stats.js";
-import { SITE, SUBSCRIPTION, seedLoneSession, spawnClients } from "./subscribers.js";
+import { seedLoneSession, spawnClients } from "./subscribers.js";
 
 const PROPOSALS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../proposals");
 
@@ -189,26 +189,11 @@ async function explainBatch(database: BenchDatabase, fleet: Fleet, round: number
   const client = await database.pool.connect();
   try {
     await client.query("BEGIN");
+    const u = unnestOf(INPUT_STREAMS.sessionSamples, rows);
     const result = await client.query<{ "QUERY PLAN": string }>(
       `EXPLAIN (ANALYZE, BUFFERS)
-       INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, id_tag, rated_power_kw,
-         current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_ts, source)
-       SELECT u.*, 'graphql' FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::float8[],
-         $7::float8[], $8::float8[], $9::float8[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[]) AS u`,
-      [
-        rows.map((r) => r.sessionId),
-        rows.map((r) => r.chargePointId),
-        rows.map((r) => r.connectorId),
-        rows.map((r) => r.siteId),
-        rows.map((r) => r.idTag),
-        rows.map((r) => r.ratedPowerKw),
-        rows.map((r) => r.currentPowerKw),
-        rows.map((r) => r.socPct),
-        rows.map((r) => r.energyKwh),
-        rows.map((r) => r.sessionStartTs.toISOString()),
-        rows.map((r) => r.sampledTs.toISOString()),
-        rows.map(() => null),
-      ],
+       INSERT INTO session_samples_raw (${u.columns}, source) SELECT u.*, 'graphql' FROM ${u.unnest} AS u`,
+      u.params,
     );
     await client.query("ROLLBACK");
     return result.rows.map((r) => `  ${r["QUERY PLAN"]}`).join("\n");
@@ -271,7 +256,7 @@ export const profileScenario: Scenario = {
     for (const sites of fleets) {
       const database = await ctx.cluster.createDatabase(`profile_${sites}`);
       try {
-        const fleet: Fleet = { prefix: "site", sites, sessionsPerSite: 20, t0: benchEpoch() };
+        const fleet = benchFleet(sites);
         ctx.log(`profile: seeding ${fmtNum(sites)} sites x 20`);
         await seedFleet(database, fleet);
         const round = { next: 1 };
@@ -293,7 +278,7 @@ export const profileScenario: Scenario = {
 
     // What-ifs: one database per variant, same fleet; the batches are interleaved across the
     // variants (a few batches each in turn) so machine noise hits all of them alike.
-    const fleet: Fleet = { prefix: "site", sites: 1000, sessionsPerSite: 20, t0: benchEpoch() };
+    const fleet = benchFleet();
     const prepared: Prepared[] = [];
     const whatIf: Record<string, Record<string, unknown>> = {};
     try {
@@ -416,23 +401,13 @@ export const profileScenario: Scenario = {
         const limit = k % 2 === 1 ? 10 : 16;
         const measuredTs = new Date(t0.getTime() + k * 1000).toISOString();
         k += 1;
-        const event = clients.next("event", 10_000);
-        const done = clients.next("sql-done", 10_000);
-        clients.send({ type: "sql-change", databaseUrl: database.url, siteId: SITE, limit, measuredTs });
-        const ack = await done;
-        const report = await event;
-        return ack && report ? Math.max(...report.times) - ack.committed : null;
+        const { ack, report } = await clients.sqlChange(database.url, limit, measuredTs, 10_000);
+        const received = await report;
+        return ack && received ? Math.max(...received.times) - ack.committed : null;
       };
       try {
-        clients.send({
-          type: "connect",
-          url: service.wsUrl,
-          siteId: SITE,
-          count,
-          query: SUBSCRIPTION,
-          connectionParams: AUTH_HEADER,
-        });
-        if (!(await clients.next("connected", 120_000))) throw new Error(`clients did not connect: ${clients.error}`);
+        if (!(await clients.connect(service.wsUrl, count)))
+          throw new Error(`clients did not connect: ${clients.error}`);
         let primed = false;
         for (let i = 0; i < 20 && !primed; i++) primed = (await change()) !== null;
         for (let i = 0; i < 3; i++) await change();

@@ -66,6 +66,23 @@ export class ClientProcess {
     return this.failure;
   }
 
+  /** Opens `count` graphql-ws subscriptions to SITE's setpointChanged at `wsUrl`; null: not connected within 120 s. */
+  connect(wsUrl: string, count: number) {
+    this.send({ type: "connect", url: wsUrl, siteId: SITE, count, query: SUBSCRIPTION, connectionParams: AUTH_HEADER });
+    return this.next("connected", 120_000);
+  }
+
+  /**
+   * The child writes SITE's demand limit straight to PostgreSQL (autocommit). `ack`: its reply after
+   * the commit (null: none within `timeoutMs`); `report`: what the subscribers received, to await.
+   */
+  async sqlChange(databaseUrl: string, limit: number, measuredTs: string, timeoutMs: number) {
+    const report = this.next("event", timeoutMs);
+    const done = this.next("sql-done", timeoutMs);
+    this.send({ type: "sql-change", databaseUrl, siteId: SITE, limit, measuredTs });
+    return { ack: await done, report };
+  }
+
   /** Offset of the child's wall clock against ours, from the ping with the shortest round trip. */
   async clockOffset(): Promise<number> {
     let best = { rtt: Number.POSITIVE_INFINITY, offset: 0 };
@@ -180,25 +197,14 @@ export const subscribersScenario: Scenario = {
         const limit = k % 2 === 1 ? 10 : 16;
         const measuredTs = new Date(t0.getTime() + k * 1000).toISOString();
         k += 1;
-        const event = clients.next("event", timeoutMs);
-        const done = clients.next("sql-done", timeoutMs);
-        clients.send({ type: "sql-change", databaseUrl: database.url, siteId: SITE, limit, measuredTs });
-        const ack = await done;
+        const { ack, report } = await clients.sqlChange(database.url, limit, measuredTs, timeoutMs);
         if (!ack) throw new Error(`the child's SQL write did not return: ${clients.error ?? "timeout"}`);
-        return { committed: ack.committed, limit, report: await event };
+        return { committed: ack.committed, limit, report: await report };
       };
 
       for (const count of [1, 100, 1000]) {
         ctx.log(`subscribers: connecting ${count} graphql-ws client(s)`);
-        clients.send({
-          type: "connect",
-          url: service.wsUrl,
-          siteId: SITE,
-          count,
-          query: SUBSCRIPTION,
-          connectionParams: AUTH_HEADER,
-        });
-        const connected = await clients.next("connected", 120_000);
+        const connected = await clients.connect(service.wsUrl, count);
         if (!connected) throw new Error(`${count} clients did not connect in 120 s: ${clients.error ?? "timeout"}`);
         // Primers until one command reaches every client: then every subscription is registered.
         let primed = false;

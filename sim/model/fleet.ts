@@ -50,18 +50,26 @@ const PUBLIC_RATINGS: readonly (readonly [number, number])[] = [
   [50, 0.25],
 ];
 
+/** A car (40-90 kWh) on a charger of one of `ratings`, arriving with a state of charge in `socPct` and wanting one in `targetPct`. */
+function car(
+  rng: Rng,
+  ratings: readonly (readonly [number, number])[],
+  socPct: readonly [number, number],
+  targetPct: readonly [number, number],
+): Pick<Draft, "ratedKw" | "batteryKwh" | "arrivalSocPct" | "targetSocPct"> {
+  return {
+    ratedKw: rng.weighted(ratings),
+    batteryKwh: Math.round(rng.uniform(40, 90)),
+    arrivalSocPct: rng.uniform(socPct[0], socPct[1]),
+    targetSocPct: rng.uniform(targetPct[0], targetPct[1]),
+  };
+}
+
 function officeDraft(rng: Rng): Draft {
   const visitor = rng.chance(0.2);
   const arrivalH = visitor ? rng.uniform(10, 14) : rng.clampedNormal(8.3, 0.9, 6, 11);
   const dwellH = visitor ? rng.uniform(1.5, 4) : rng.clampedNormal(8.5, 1.2, 4, 11);
-  return {
-    ratedKw: rng.weighted(CAR_RATINGS),
-    batteryKwh: Math.round(rng.uniform(40, 90)),
-    arrivalSocPct: rng.uniform(25, 65),
-    targetSocPct: rng.uniform(80, 90),
-    arrivalH,
-    departureH: arrivalH + dwellH,
-  };
+  return { ...car(rng, CAR_RATINGS, [25, 65], [80, 90]), arrivalH, departureH: arrivalH + dwellH };
 }
 
 function depotDraft(rng: Rng): Draft {
@@ -105,14 +113,8 @@ function depotDraft(rng: Rng): Draft {
 
 function retailDraft(rng: Rng): Draft {
   const arrivalH = rng.chance(0.5) ? rng.clampedNormal(12.5, 1.5, 9, 21) : rng.clampedNormal(17.5, 1.2, 9, 21);
-  return {
-    ratedKw: rng.weighted(PUBLIC_RATINGS),
-    batteryKwh: Math.round(rng.uniform(40, 90)),
-    arrivalSocPct: rng.uniform(20, 60),
-    targetSocPct: rng.uniform(70, 85),
-    arrivalH,
-    departureH: arrivalH + rng.uniform(0.75, 3),
-  };
+  // The car is drawn before the stay (the order of the random draws is part of the seeded scenario).
+  return { ...car(rng, PUBLIC_RATINGS, [20, 60], [70, 85]), arrivalH, departureH: arrivalH + rng.uniform(0.75, 3) };
 }
 
 const DRAFTS: Record<SiteKind, (rng: Rng) => Draft> = { office: officeDraft, depot: depotDraft, retail: retailDraft };

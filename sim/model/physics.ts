@@ -16,29 +16,79 @@ export function maxChargeKw(ratedKw: number, socPct: number): number {
 
 export type EndReason = "DEPARTED" | "FULL";
 
-interface PendingCommand {
-  readonly applyAtS: number;
-  readonly kw: number;
+/**
+ * The commands waiting on a charger: the CPMS applies them in order, so a command is never applied
+ * before the one sent ahead of it.
+ */
+export class CommandQueue {
+  /** In the order they will be applied; `atS` never decreases. */
+  readonly pending: { readonly atS: number; readonly kw: number }[] = [];
+  private lastAtS = Number.NEGATIVE_INFINITY;
+
+  /** A command the CPMS will apply at `atS`, or when the one before it is applied if that is later. */
+  push(kw: number, atS: number): void {
+    const at = Math.max(atS, this.lastAtS);
+    this.lastAtS = at;
+    this.pending.push({ atS: at, kw });
+  }
+
+  /** Takes the commands due by `atS`, in order; returns their kW. */
+  takeDue(atS: number): number[] {
+    const due: number[] = [];
+    while (this.pending.length > 0 && (this.pending[0]?.atS ?? Number.POSITIVE_INFINITY) <= atS) {
+      const command = this.pending.shift();
+      if (command) due.push(command.kw);
+    }
+    return due;
+  }
+
+  /** Drops the waiting commands (the session ended). */
+  clear(): void {
+    this.pending.length = 0;
+  }
 }
 
-export class Vehicle {
+/**
+ * What every simulated vehicle on a charger has (the site plant's Vehicle, the trace replay's
+ * TraceVehicle): its state of charge and energy so far, the charger's applied limit, and the
+ * commands the CPMS has yet to apply.
+ */
+export class PluggedVehicle {
   socPct: number;
   deliveredKwh = 0;
   /** The charger's applied limit, kW; null: none (the vehicle takes what it can). */
   limitKw: number | null;
+  readonly commands = new CommandQueue();
+
+  constructor(arrivalSocPct: number, initialLimitKw: number | null) {
+    this.socPct = arrivalSocPct;
+    this.limitKw = initialLimitKw;
+  }
+
+  /** A command the CPMS will apply at `applyAtS`; a charger applies its commands in order. */
+  enqueue(kw: number, applyAtS: number): void {
+    this.commands.push(kw, applyAtS);
+  }
+
+  /** Applies the commands due by `atS` (the last one's limit holds); returns how many. */
+  applyDue(atS: number): number {
+    const due = this.commands.takeDue(atS);
+    for (const kw of due) this.limitKw = kw;
+    return due.length;
+  }
+}
+
+export class Vehicle extends PluggedVehicle {
   endedAtS: number | null = null;
   endReason: EndReason | null = null;
   /** Commands applied to the charger. */
   commandsApplied = 0;
-  private readonly pending: PendingCommand[] = [];
-  private lastApplyAtS = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly spec: EvSpec,
     initialLimitKw: number | null,
   ) {
-    this.socPct = spec.arrivalSocPct;
-    this.limitKw = initialLimitKw;
+    super(spec.arrivalSocPct, initialLimitKw);
   }
 
   get ended(): boolean {
@@ -62,22 +112,10 @@ export class Vehicle {
     return Math.max(0, Math.min(limit, maxChargeKw(this.spec.ratedKw, this.socPct)));
   }
 
-  /** A command the CPMS will apply at `applyAtS`; a charger applies its commands in order. */
-  enqueue(kw: number, applyAtS: number): void {
-    const at = Math.max(applyAtS, this.lastApplyAtS);
-    this.lastApplyAtS = at;
-    this.pending.push({ applyAtS: at, kw });
-  }
-
-  /** Applies the commands due by `seconds`. */
-  applyDue(seconds: number): void {
-    while (this.pending.length > 0 && (this.pending[0]?.applyAtS ?? Number.POSITIVE_INFINITY) <= seconds) {
-      const command = this.pending.shift();
-      if (command) {
-        this.limitKw = command.kw;
-        this.commandsApplied += 1;
-      }
-    }
+  override applyDue(seconds: number): number {
+    const applied = super.applyDue(seconds);
+    this.commandsApplied += applied;
+    return applied;
   }
 
   /** Charges for `dtS` seconds at the current draw; returns the energy, kWh. */
@@ -93,6 +131,6 @@ export class Vehicle {
   end(atS: number, reason: EndReason): void {
     this.endedAtS = atS;
     this.endReason = reason;
-    this.pending.length = 0;
+    this.commands.clear();
   }
 }

@@ -2,8 +2,9 @@
 // chargers and the meter. Time moves a step at a time; inside a step the physics is exact
 // between the instants a command is applied (2-5 s after the step starts: the CPMS delay), and
 // in curve mode in slices of at most 30 s so the taper is followed.
-import { maxChargeKw } from "../model/physics.js";
+import { maxChargeKw, PluggedVehicle } from "../model/physics.js";
 import type { Rng } from "../model/random.js";
+import type { PlantStepReport } from "../plant.js";
 import type { TraceWorld, WorldSession } from "./world.js";
 
 /** A vehicle this close to its energy got it. */
@@ -11,25 +12,18 @@ export const SERVED_TOLERANCE_KWH = 0.1;
 const EPS_KW = 0.01;
 const QUARTER_S = 900;
 
-export class TraceVehicle {
-  deliveredKwh = 0;
-  socPct: number;
-  /** Applied charger limit, kW; null: none (draws what it can). */
-  limitKw: number | null;
+export class TraceVehicle extends PluggedVehicle {
   /** Energy in the last simulated step, and the lowest limit in force during it. */
   lastStepKwh = 0;
   lastStepMinLimitKw = Number.POSITIVE_INFINITY;
   /** Seen by the charger: it drew nothing for a whole step its limit allowed (SuspendedEV); it stays so. */
   suspended = false;
-  readonly pending: { atS: number; kw: number }[] = [];
-  private lastApplyAtS = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly session: WorldSession,
     initialLimitKw: number | null,
   ) {
-    this.socPct = session.arrivalSocPct;
-    this.limitKw = initialLimitKw;
+    super(session.arrivalSocPct, initialLimitKw);
   }
 
   get full(): boolean {
@@ -44,18 +38,6 @@ export class TraceVehicle {
     return Math.max(0, Math.min(this.limitKw ?? s.maxKw, physical));
   }
 
-  enqueue(kw: number, atS: number): void {
-    const at = Math.max(atS, this.lastApplyAtS);
-    this.lastApplyAtS = at;
-    this.pending.push({ atS: at, kw });
-  }
-
-  applyDue(atS: number): void {
-    while (this.pending.length > 0 && (this.pending[0]?.atS ?? Number.POSITIVE_INFINITY) <= atS) {
-      this.limitKw = this.pending.shift()?.kw ?? this.limitKw;
-    }
-  }
-
   /** Charges for `seconds` at the current draw; returns kWh. */
   charge(seconds: number, curve: boolean): number {
     const kw = this.drawKw(curve);
@@ -67,16 +49,7 @@ export class TraceVehicle {
   }
 }
 
-export interface TraceStepReport {
-  readonly step: number;
-  readonly atS: number;
-  readonly ended: readonly TraceVehicle[];
-  readonly arrived: readonly TraceVehicle[];
-  readonly active: readonly TraceVehicle[];
-  readonly buildingKw: number;
-  /** EV load at the step boundary, kW. */
-  readonly evLoadKw: number;
-}
+export type TraceStepReport = PlantStepReport<TraceVehicle>;
 
 export interface TraceMetrics {
   readonly policy: string;
@@ -146,7 +119,7 @@ export class TracePlant {
     this.active = this.active.filter((v) => {
       if (v.session.departureStep > step) return true;
       ended.push(v);
-      v.pending.length = 0;
+      v.commands.clear();
       return false;
     });
     const arrived: TraceVehicle[] = [];
@@ -192,7 +165,7 @@ export class TracePlant {
     }
     // Breakpoints: command applications inside the step, quarter-hour boundaries, the delay's end.
     const cuts = new Set<number>([atS, endS, Math.min(endS, atS + maxDelayS)]);
-    for (const v of this.active) for (const p of v.pending) if (p.atS > atS && p.atS < endS) cuts.add(p.atS);
+    for (const v of this.active) for (const p of v.commands.pending) if (p.atS > atS && p.atS < endS) cuts.add(p.atS);
     for (let q = Math.ceil(atS / QUARTER_S) * QUARTER_S; q < endS; q += QUARTER_S) cuts.add(q);
     const times = [...cuts].sort((a, b) => a - b);
     for (let k = 0; k + 1 < times.length; k += 1) {

@@ -2,8 +2,10 @@
 // the four topics in, setpoint commands out, dead letters, a failing database, replay, and a
 // second instance taking over the command publishing.
 import type { Admin, Kafka, Producer } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Selectable } from "kysely";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
+import type { SetpointCommandsTable } from "../../src/db/types.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/db.js";
 import { at } from "../helpers/events.js";
@@ -14,31 +16,18 @@ import {
   collect,
   committedOffsets,
   connectProducer,
+  describeKafka,
   type KafkaTestEnv,
-  kafkaUnavailable,
   type Received,
   send,
+  sessionSample,
   startKafkaTestEnv,
   uniq,
 } from "./kafka-helpers.js";
 
-const unavailable = kafkaUnavailable();
-if (unavailable) console.warn(`[test/kafka] Kafka bridge tests skipped: ${unavailable}`);
+type CommandRow = Selectable<SetpointCommandsTable>;
 
-interface CommandRow {
-  command_id: string;
-  session_id: string;
-  site_id: string;
-  charge_point_id: string;
-  connector_id: number;
-  setpoint_kw: number;
-  previous_kw: number | null;
-  limited_by: string;
-  price_tier: string;
-  command_ts: Date;
-}
-
-describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+describeKafka("kafka bridge", "Kafka bridge tests", () => {
   let env: KafkaTestEnv;
   let brokers: string[];
   let kafka: Kafka;
@@ -115,13 +104,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         value: { site_id: site, demand_limit_kw: 100, current_demand_kw: 30, ev_load_kw: 0, measured_ts: at(-50) },
       },
     ]);
-    const sample = (session: string, ts: string, extra: Record<string, unknown> = {}) => ({
-      key: `cp-${session}`,
-      value: {
-        session_id: session,
-        charge_point_id: `cp-${session}`,
-        connector_id: 1,
-        site_id: site,
+    const sample = (session: string, ts: string, extra: Record<string, unknown> = {}) =>
+      sessionSample(site, session, {
         id_tag: "tag-1",
         rated_power_kw: 22,
         current_power_kw: 5,
@@ -130,8 +114,7 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
         session_start_ts: at(-600),
         sampled_ts: ts,
         ...extra,
-      },
-    });
+      });
     await until(async () => (await rawCount("site_demand_raw")) === 1, {
       timeoutMs: 20_000,
       what: "the demand sample",
@@ -394,18 +377,8 @@ describe.skipIf(unavailable !== null)(`kafka bridge${unavailable ? ` (skipped: $
   });
 
   test("a sample naming another site's session id is dead-lettered, not a takeover (security)", async () => {
-    const sample = (session: string, site: string, sampledAgo: number) => ({
-      key: `cp-${session}`,
-      value: {
-        session_id: session,
-        charge_point_id: `cp-${session}`,
-        connector_id: 1,
-        site_id: site,
-        rated_power_kw: 7,
-        session_start_ts: at(-100),
-        sampled_ts: at(-sampledAgo),
-      },
-    });
+    const sample = (session: string, site: string, sampledAgo: number) =>
+      sessionSample(site, session, { rated_power_kw: 7, session_start_ts: at(-100), sampled_ts: at(-sampledAgo) });
     const deadBefore = await rawCount("dead_letters");
     await send(producer, topics.sessionSamples, [sample("owned-1", "site-owner", 40)]);
     await until(

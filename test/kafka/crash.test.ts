@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import type { Admin, Kafka, Producer } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
 import type { TestDatabase } from "../helpers/db.js";
 import { at } from "../helpers/events.js";
@@ -14,16 +14,14 @@ import {
   caughtUp,
   collect,
   connectProducer,
+  describeKafka,
   type KafkaTestEnv,
-  kafkaUnavailable,
   ROOT,
   send,
+  sessionSample,
   startKafkaTestEnv,
   topicEnv,
 } from "./kafka-helpers.js";
-
-const unavailable = kafkaUnavailable();
-if (unavailable) console.warn(`[test/kafka] Kafka crash test skipped: ${unavailable}`);
 
 const SITES = 12;
 const MAX_MESSAGES = 8000;
@@ -46,7 +44,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skipped: ${unavailable})` : ""}`, () => {
+describeKafka("kafka bridge crash", "Kafka crash test", () => {
   let env: KafkaTestEnv;
   let brokers: string[];
   let kafka: Kafka;
@@ -132,19 +130,12 @@ describe.skipIf(unavailable !== null)(`kafka bridge crash${unavailable ? ` (skip
             sessionNo += 1;
             const site = `crash-site-${sessionNo % SITES}`;
             const session = `crash-s-${sessionNo}`;
-            return {
-              key: `cp-${session}`,
-              value: {
-                session_id: session,
-                charge_point_id: `cp-${session}`,
-                connector_id: 1,
-                site_id: site,
-                rated_power_kw: 11,
-                current_power_kw: 0,
-                session_start_ts: at(-1800 + (sessionNo % 1000)),
-                sampled_ts: at(-60),
-              },
-            };
+            return sessionSample(site, session, {
+              rated_power_kw: 11,
+              current_power_kw: 0,
+              session_start_ts: at(-1800 + (sessionNo % 1000)),
+              sampled_ts: at(-60),
+            });
           });
           await send(producer, topics.sessionSamples, batch);
           produced += batch.length;

@@ -15,6 +15,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import { describe } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { setClock, T0 } from "../helpers/events.js";
@@ -35,6 +36,16 @@ export function kafkaUnavailable(): string | null {
     throw new Error(`CI=true and the Kafka tests cannot run: ${reason}`);
   }
   return reason;
+}
+
+/**
+ * A Kafka suite: `describe(name, body)`, skipped with a warning (`<what> skipped: <why>`) where the
+ * Kafka tests cannot run (under CI=true, kafkaUnavailable throws instead).
+ */
+export function describeKafka(name: string, what: string, body: () => void): void {
+  const unavailable = kafkaUnavailable();
+  if (unavailable) console.warn(`[test/kafka] ${what} skipped: ${unavailable}`);
+  describe.skipIf(unavailable !== null)(`${name}${unavailable ? ` (skipped: ${unavailable})` : ""}`, body);
 }
 
 function isCI(): boolean {
@@ -163,6 +174,18 @@ export async function connectProducer(kafka: Kafka): Promise<Producer> {
   });
   await producer.connect();
   return producer;
+}
+
+/** A session-samples message for `session` at `site` on connector 1 of charge point `cp-<session>`, keyed by it. */
+export function sessionSample(
+  site: string,
+  session: string,
+  fields: Record<string, unknown>,
+): { key: string; value: unknown } {
+  return {
+    key: `cp-${session}`,
+    value: { session_id: session, charge_point_id: `cp-${session}`, connector_id: 1, site_id: site, ...fields },
+  };
 }
 
 /** Sends JSON values (or raw strings) keyed by the given key. */

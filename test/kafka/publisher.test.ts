@@ -6,7 +6,7 @@ import net from "node:net";
 import { type ISocketFactory, Kafka, logLevel } from "kafkajs";
 import pino from "pino";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { CommandPublisher, commandSlotName, LEADER_LOCK_KEY } from "../../src/kafka/command-publisher.js";
 import { createKafkaMetrics } from "../../src/kafka/support.js";
 import { createMetrics } from "../../src/ops/metrics.js";
@@ -16,14 +16,11 @@ import { until } from "../helpers/until.js";
 import {
   type Collector,
   collect,
+  describeKafka,
   type KafkaTestEnv,
-  kafkaUnavailable,
   startKafkaTestEnv,
   testKafka,
 } from "./kafka-helpers.js";
-
-const unavailable = kafkaUnavailable();
-if (unavailable) console.warn(`[test/kafka] Kafka publisher tests skipped: ${unavailable}`);
 
 /** A kafkajs client whose connections can be cut and refused, as if the broker were down. */
 function switchableKafka(brokers: string[]) {
@@ -49,170 +46,167 @@ function switchableKafka(brokers: string[]) {
   };
 }
 
-describe.skipIf(unavailable !== null)(
-  `kafka command publisher${unavailable ? ` (skipped: ${unavailable})` : ""}`,
-  () => {
-    let env: KafkaTestEnv;
-    let brokers: string[];
-    let db: TestDatabase;
-    let topic: string;
-    let reader: Collector;
-    const publishers: CommandPublisher[] = [];
-    let n = 0;
+describeKafka("kafka command publisher", "Kafka publisher tests", () => {
+  let env: KafkaTestEnv;
+  let brokers: string[];
+  let db: TestDatabase;
+  let topic: string;
+  let reader: Collector;
+  const publishers: CommandPublisher[] = [];
+  let n = 0;
 
-    function publisher(kafka: Kafka): CommandPublisher {
-      const p = new CommandPublisher({
-        kafka,
-        topic,
-        connectionString: db.url,
-        pool: db.pool,
-        logger: pino({ level: "silent" }),
-        metrics: createKafkaMetrics(new Registry(), {
-          consumerUp: () => true,
-          producerOk: () => true,
-          leader: () => false,
-        }),
-        appMetrics: createMetrics(),
-        retryIntervalMs: 300,
-        checkIntervalMs: 300,
-      });
-      publishers.push(p);
-      return p;
+  function publisher(kafka: Kafka): CommandPublisher {
+    const p = new CommandPublisher({
+      kafka,
+      topic,
+      connectionString: db.url,
+      pool: db.pool,
+      logger: pino({ level: "silent" }),
+      metrics: createKafkaMetrics(new Registry(), {
+        consumerUp: () => true,
+        producerOk: () => true,
+        leader: () => false,
+      }),
+      appMetrics: createMetrics(),
+      retryIntervalMs: 300,
+      checkIntervalMs: 300,
+    });
+    publishers.push(p);
+    return p;
+  }
+
+  /** One transaction with one new command (a new session at a new site); returns its command_id. */
+  async function newCommand(): Promise<string> {
+    n += 1;
+    const site = `pub-site-${n}`;
+    await demand(db.pool, site, { limit: 100, current: 10, ev: 0, ts: at(-30) });
+    await samples(db.pool, [{ session: `pub-s-${n}`, site, rated: 11, current: 2, start: at(-60), ts: at(-20) }]);
+    const { rows } = await db.pool.query<{ command_id: string }>(
+      "SELECT command_id FROM setpoint_commands WHERE session_id = $1",
+      [`pub-s-${n}`],
+    );
+    expect(rows).toHaveLength(1);
+    return rows[0]?.command_id as string;
+  }
+
+  const onTopic = () =>
+    new Set(reader.messages.map((m) => (JSON.parse(m.value ?? "{}") as { command_id: string }).command_id));
+
+  beforeAll(async () => {
+    env = await startKafkaTestEnv("scc-publisher", ["setpointCommands"]);
+    ({ brokers, db } = env);
+    topic = env.topics.setpointCommands;
+    reader = await collect(env.kafka, [topic]);
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(publishers.map((p) => p.stop().catch(() => {})));
+    await reader?.stop().catch(() => {});
+    await env?.close();
+  }, 60_000);
+
+  test("Kafka down: the commands wait in the slot (unhealthy meanwhile) and all arrive when Kafka is back", async () => {
+    const switchable = switchableKafka(brokers);
+    const p = publisher(switchable.kafka);
+    await p.start();
+    await until(() => p.leader, { timeoutMs: 10_000, what: "leadership" });
+    const first = await newCommand();
+    await until(() => onTopic().has(first), { timeoutMs: 20_000, what: "the first command on the topic" });
+    expect(p.ok).toBe(true);
+
+    switchable.setDown(true);
+    const pending = [await newCommand(), await newCommand(), await newCommand()];
+    await until(() => !p.ok, { timeoutMs: 20_000, what: "the publisher to report failing" });
+    expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
+    const slot = commandSlotName(db.name);
+    const { rows } = await db.pool.query<{ lag: number }>(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag FROM pg_replication_slots WHERE slot_name = $1",
+      [slot],
+    );
+    expect(rows[0]?.lag).toBeGreaterThan(0);
+
+    switchable.setDown(false);
+    await until(() => pending.every((id) => onTopic().has(id)), {
+      timeoutMs: 30_000,
+      what: "the held commands on the topic after Kafka is back",
+    });
+    await until(() => p.ok, { timeoutMs: 10_000, what: "healthy again" });
+    await p.stop();
+  }, 60_000);
+
+  test("the slot keeps the commands across a restart while Kafka is down", async () => {
+    const switchable = switchableKafka(brokers);
+    switchable.setDown(true);
+    const down = publisher(switchable.kafka);
+    await down.start();
+    await until(() => down.leader, { timeoutMs: 10_000, what: "leadership" });
+    const pending = [await newCommand(), await newCommand()];
+    await until(() => !down.ok, { timeoutMs: 20_000, what: "the publisher to report failing" });
+    await down.stop();
+    expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
+
+    const healthy = publisher(testKafka(brokers));
+    await healthy.start();
+    await until(() => pending.every((id) => onTopic().has(id)), {
+      timeoutMs: 30_000,
+      what: "the held commands published by the next leader",
+    });
+    await healthy.stop();
+  }, 60_000);
+
+  test("leadership: one of two instances publishes; when the leader's lock session dies it stops, and publishing resumes", async () => {
+    const a = publisher(testKafka(brokers));
+    const b = publisher(testKafka(brokers));
+    await Promise.all([a.start(), b.start()]);
+    await until(() => [a, b].filter((p) => p.leader).length === 1, { timeoutMs: 10_000, what: "exactly one leader" });
+    // It stays that way.
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      expect([a, b].filter((p) => p.leader)).toHaveLength(1);
     }
+    const before = await newCommand();
+    await until(() => onTopic().has(before), { timeoutMs: 20_000, what: "a command on the topic" });
 
-    /** One transaction with one new command (a new session at a new site); returns its command_id. */
-    async function newCommand(): Promise<string> {
-      n += 1;
-      const site = `pub-site-${n}`;
-      await demand(db.pool, site, { limit: 100, current: 10, ev: 0, ts: at(-30) });
-      await samples(db.pool, [{ session: `pub-s-${n}`, site, rated: 11, current: 2, start: at(-60), ts: at(-20) }]);
-      const { rows } = await db.pool.query<{ command_id: string }>(
-        "SELECT command_id FROM setpoint_commands WHERE session_id = $1",
-        [`pub-s-${n}`],
-      );
-      expect(rows).toHaveLength(1);
-      return rows[0]?.command_id as string;
-    }
+    const slot = commandSlotName(db.name);
+    const walsender = async () =>
+      (
+        await db.pool.query<{ pid: number | null }>(
+          "SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1",
+          [slot],
+        )
+      ).rows[0]?.pid ?? null;
+    const oldWalsender = await walsender();
+    expect(oldWalsender).not.toBeNull();
 
-    const onTopic = () =>
-      new Set(reader.messages.map((m) => (JSON.parse(m.value ?? "{}") as { command_id: string }).command_id));
-
-    beforeAll(async () => {
-      env = await startKafkaTestEnv("scc-publisher", ["setpointCommands"]);
-      ({ brokers, db } = env);
-      topic = env.topics.setpointCommands;
-      reader = await collect(env.kafka, [topic]);
-    }, 90_000);
-
-    afterAll(async () => {
-      await Promise.all(publishers.map((p) => p.stop().catch(() => {})));
-      await reader?.stop().catch(() => {});
-      await env?.close();
-    }, 60_000);
-
-    test("Kafka down: the commands wait in the slot (unhealthy meanwhile) and all arrive when Kafka is back", async () => {
-      const switchable = switchableKafka(brokers);
-      const p = publisher(switchable.kafka);
-      await p.start();
-      await until(() => p.leader, { timeoutMs: 10_000, what: "leadership" });
-      const first = await newCommand();
-      await until(() => onTopic().has(first), { timeoutMs: 20_000, what: "the first command on the topic" });
-      expect(p.ok).toBe(true);
-
-      switchable.setDown(true);
-      const pending = [await newCommand(), await newCommand(), await newCommand()];
-      await until(() => !p.ok, { timeoutMs: 20_000, what: "the publisher to report failing" });
-      expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
-      const slot = commandSlotName(db.name);
-      const { rows } = await db.pool.query<{ lag: number }>(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::float8 AS lag FROM pg_replication_slots WHERE slot_name = $1",
-        [slot],
-      );
-      expect(rows[0]?.lag).toBeGreaterThan(0);
-
-      switchable.setDown(false);
-      await until(() => pending.every((id) => onTopic().has(id)), {
-        timeoutMs: 30_000,
-        what: "the held commands on the topic after Kafka is back",
-      });
-      await until(() => p.ok, { timeoutMs: 10_000, what: "healthy again" });
-      await p.stop();
-    }, 60_000);
-
-    test("the slot keeps the commands across a restart while Kafka is down", async () => {
-      const switchable = switchableKafka(brokers);
-      switchable.setDown(true);
-      const down = publisher(switchable.kafka);
-      await down.start();
-      await until(() => down.leader, { timeoutMs: 10_000, what: "leadership" });
-      const pending = [await newCommand(), await newCommand()];
-      await until(() => !down.ok, { timeoutMs: 20_000, what: "the publisher to report failing" });
-      await down.stop();
-      expect(pending.filter((id) => onTopic().has(id))).toEqual([]);
-
-      const healthy = publisher(testKafka(brokers));
-      await healthy.start();
-      await until(() => pending.every((id) => onTopic().has(id)), {
-        timeoutMs: 30_000,
-        what: "the held commands published by the next leader",
-      });
-      await healthy.stop();
-    }, 60_000);
-
-    test("leadership: one of two instances publishes; when the leader's lock session dies it stops, and publishing resumes", async () => {
-      const a = publisher(testKafka(brokers));
-      const b = publisher(testKafka(brokers));
-      await Promise.all([a.start(), b.start()]);
-      await until(() => [a, b].filter((p) => p.leader).length === 1, { timeoutMs: 10_000, what: "exactly one leader" });
-      // It stays that way.
-      for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        expect([a, b].filter((p) => p.leader)).toHaveLength(1);
-      }
-      const before = await newCommand();
-      await until(() => onTopic().has(before), { timeoutMs: 20_000, what: "a command on the topic" });
-
-      const slot = commandSlotName(db.name);
-      const walsender = async () =>
-        (
-          await db.pool.query<{ pid: number | null }>(
-            "SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1",
-            [slot],
-          )
-        ).rows[0]?.pid ?? null;
-      const oldWalsender = await walsender();
-      expect(oldWalsender).not.toBeNull();
-
-      // The leader's lock session dies (as when its process or network goes away).
-      const { rows } = await db.pool.query<{ terminated: boolean }>(
-        `SELECT pg_terminate_backend(l.pid) AS terminated FROM pg_locks l
+    // The leader's lock session dies (as when its process or network goes away).
+    const { rows } = await db.pool.query<{ terminated: boolean }>(
+      `SELECT pg_terminate_backend(l.pid) AS terminated FROM pg_locks l
        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.database =
              (SELECT oid FROM pg_database WHERE datname = current_database())`,
-        [LEADER_LOCK_KEY],
-      );
-      expect(rows.map((r) => r.terminated)).toEqual([true]);
-      // The leader let the slot go (its stream stopped) and a leader streams it again.
-      await until(
-        async () => {
-          const pid = await walsender();
-          return pid !== null && pid !== oldWalsender;
-        },
-        { timeoutMs: 15_000, what: "a new walsender on the slot" },
-      );
-      await until(() => [a, b].filter((p) => p.leader).length === 1, { timeoutMs: 15_000, what: "one leader again" });
-      const after = await newCommand();
-      await until(() => onTopic().has(after), {
-        timeoutMs: 20_000,
-        what: "a command on the topic after the hand-over",
-      });
+      [LEADER_LOCK_KEY],
+    );
+    expect(rows.map((r) => r.terminated)).toEqual([true]);
+    // The leader let the slot go (its stream stopped) and a leader streams it again.
+    await until(
+      async () => {
+        const pid = await walsender();
+        return pid !== null && pid !== oldWalsender;
+      },
+      { timeoutMs: 15_000, what: "a new walsender on the slot" },
+    );
+    await until(() => [a, b].filter((p) => p.leader).length === 1, { timeoutMs: 15_000, what: "one leader again" });
+    const after = await newCommand();
+    await until(() => onTopic().has(after), {
+      timeoutMs: 20_000,
+      what: "a command on the topic after the hand-over",
+    });
 
-      // The other instance takes over when the leader stops.
-      const current = a.leader ? a : b;
-      const other = current === a ? b : a;
-      await current.stop();
-      await until(() => other.leader, { timeoutMs: 10_000, what: "the other instance to lead" });
-      const last = await newCommand();
-      await until(() => onTopic().has(last), { timeoutMs: 20_000, what: "a command on the topic from the new leader" });
-    }, 60_000);
-  },
-);
+    // The other instance takes over when the leader stops.
+    const current = a.leader ? a : b;
+    const other = current === a ? b : a;
+    await current.stop();
+    await until(() => other.leader, { timeoutMs: 10_000, what: "the other instance to lead" });
+    const last = await newCommand();
+    await until(() => onTopic().has(last), { timeoutMs: 20_000, what: "a command on the topic from the new leader" });
+  }, 60_000);
+});

@@ -29,6 +29,13 @@ beforeEach(() => {
   site = `site-${n}`;
 });
 const s = (name: string) => `${site}-${name}`;
+/** Sessions a (3.7 kW), b and c (22 kW) at the test's site: the policies compared on one fleet. */
+const smallAndTwoLarge = () =>
+  samples(t.pool, [
+    { session: s("a"), site, rated: 3.7 },
+    { session: s("b"), site, rated: 22 },
+    { session: s("c"), site, rated: 22 },
+  ]);
 
 describe("rules 1-2: building load and the hard cap", () => {
   test("a lone session gets its rated power, not 3 kW (the tutorial's NULLIF(count, 1))", async () => {
@@ -92,11 +99,7 @@ describe("rules 5-7: admission and division", () => {
 
   test("WATER_FILL: a session capped by its rated power releases the rest", async () => {
     await demand(t.pool, site, { limit: 30, current: 0, ev: 0 });
-    await samples(t.pool, [
-      { session: s("a"), site, rated: 3.7 },
-      { session: s("b"), site, rated: 22 },
-      { session: s("c"), site, rated: 22 },
-    ]);
+    await smallAndTwoLarge();
     const sp = await setpointsOf(t.pool, site);
     expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3.7, limited_by: "RATED_POWER" });
     expect(sp[s("b")]).toMatchObject({ setpoint_kw: 13.15, limited_by: "SITE_LIMIT" });
@@ -106,11 +109,7 @@ describe("rules 5-7: admission and division", () => {
   test("EQUAL_SHARE: min(hi, max(lo, amount/n)), divided by the count", async () => {
     await demand(t.pool, site, { limit: 30, current: 0, ev: 0 });
     await t.pool.query("UPDATE sites SET policy = 'EQUAL_SHARE' WHERE site_id = $1", [site]);
-    await samples(t.pool, [
-      { session: s("a"), site, rated: 3.7 },
-      { session: s("b"), site, rated: 22 },
-      { session: s("c"), site, rated: 22 },
-    ]);
+    await smallAndTwoLarge();
     const sp = await setpointsOf(t.pool, site);
     expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3.7, limited_by: "RATED_POWER" });
     expect(sp[s("b")]).toMatchObject({ setpoint_kw: 10 });
