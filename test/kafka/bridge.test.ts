@@ -393,6 +393,12 @@ describeKafka("kafka bridge", "Kafka bridge tests", () => {
       timeoutMs: 20_000,
       what: "the takeover sample dead-lettered",
     });
+    // The other sample has another key, so another partition: it may land a moment later.
+    await until(
+      async () =>
+        (await db.pool.query("SELECT 1 FROM session_samples_raw WHERE session_id = 'thief-own-1'")).rowCount === 1,
+      { timeoutMs: 20_000, what: "the thief's own session stored" },
+    );
     const { rows } = await db.pool.query("SELECT site_id FROM sessions WHERE session_id = 'owned-1'");
     expect(rows[0]?.site_id).toBe("site-owner");
     const { rows: raw } = await db.pool.query(
