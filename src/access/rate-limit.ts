@@ -24,3 +24,44 @@ export function createRateLimiter(
     },
   };
 }
+
+/** Failed authentications per client address: a bucket of `perMinute`, refilled continuously. */
+export interface FailureLimiter {
+  /** Seconds to wait when the address has used its failures up; 0 when it may try. */
+  blockedFor(address: string): number;
+  /** Records one failed authentication of the address. */
+  fail(address: string): void;
+}
+
+/** At most this many addresses are remembered (the oldest go first), so a spray of addresses stays bounded. */
+const MAX_ADDRESSES = 10_000;
+
+export function createFailureLimiter(perMinute: number, now = () => performance.now()): FailureLimiter {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const perMs = perMinute / 60_000;
+  const refill = (address: string): { tokens: number; at: number } => {
+    const t = now();
+    const bucket = buckets.get(address) ?? { tokens: perMinute, at: t };
+    bucket.tokens = Math.min(perMinute, bucket.tokens + (t - bucket.at) * perMs);
+    bucket.at = t;
+    return bucket;
+  };
+  return {
+    blockedFor(address) {
+      if (perMinute <= 0 || !buckets.has(address)) return 0;
+      const bucket = refill(address);
+      return bucket.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
+    },
+    fail(address) {
+      if (perMinute <= 0) return;
+      const bucket = refill(address);
+      bucket.tokens = Math.max(0, bucket.tokens - 1);
+      buckets.delete(address);
+      buckets.set(address, bucket);
+      if (buckets.size > MAX_ADDRESSES) {
+        const oldest = buckets.keys().next().value;
+        if (oldest !== undefined) buckets.delete(oldest);
+      }
+    },
+  };
+}
