@@ -33,7 +33,7 @@ export interface Config {
   readonly allowClockControl: boolean;
   /** On stop, how long requests in flight may take to finish before their connections are closed. */
   readonly shutdownDrainMs: number;
-  /** Operations in flight on one graphql-ws connection (subscriptions included); more: TOO_MANY_OPERATIONS. */
+  /** Queries and mutations being executed on one graphql-ws connection; more: TOO_MANY_OPERATIONS. */
   readonly wsMaxInFlight: number;
   /** Open graphql-ws connections per key; more: the new socket is closed with 4429. */
   readonly maxConnectionsPerKey: number;
@@ -209,7 +209,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     rateLimitPerSecond: parseRate(nonEmpty(env, "RATE_LIMIT_PER_SECOND")),
     allowClockControl: parseBoolean("ALLOW_CLOCK_CONTROL", nonEmpty(env, "ALLOW_CLOCK_CONTROL"), false),
     shutdownDrainMs: parseMilliseconds("SHUTDOWN_DRAIN_MS", nonEmpty(env, "SHUTDOWN_DRAIN_MS"), 10_000),
-    wsMaxInFlight: parseCount("WS_MAX_IN_FLIGHT", nonEmpty(env, "WS_MAX_IN_FLIGHT"), 100, 1),
+    wsMaxInFlight: parseCount("WS_MAX_IN_FLIGHT", nonEmpty(env, "WS_MAX_IN_FLIGHT"), 10, 1),
     maxConnectionsPerKey: parseCount("MAX_CONNECTIONS_PER_KEY", nonEmpty(env, "MAX_CONNECTIONS_PER_KEY"), 100, 1),
     maxSubscriptionsPerKey: parseCount(
       "MAX_SUBSCRIPTIONS_PER_KEY",

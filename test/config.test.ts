@@ -12,7 +12,7 @@ describe("config", () => {
       apiKeys: null,
       logLevel: "info",
       nodeEnv: "development",
-      wsMaxInFlight: 100,
+      wsMaxInFlight: 10,
       maxConnectionsPerKey: 100,
       maxSubscriptionsPerKey: 1000,
       authFailuresPerMinute: 60,

@@ -40,10 +40,17 @@ export function createAccessGate(
   const failures = createFailureLimiter(options.authFailuresPerMinute);
   return {
     async authenticate(authorization, clientAddress = "unknown") {
-      const wait = failures.blockedFor(clientAddress);
+      const wait = failures.reserve(clientAddress);
       if (wait > 0) throw authFailuresLimited(options.authFailuresPerMinute, wait);
-      const access = await keys.authenticate(authorization);
-      if (!access) failures.fail(clientAddress);
+      let access: Access | null = null;
+      try {
+        access = await keys.authenticate(authorization);
+      } catch (error) {
+        // The database failed, not the caller.
+        failures.refund(clientAddress);
+        throw error;
+      }
+      if (access) failures.refund(clientAddress);
       return access;
     },
     limiter: createRateLimiter(options.rateLimitPerSecond),

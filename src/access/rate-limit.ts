@@ -25,12 +25,16 @@ export function createRateLimiter(
   };
 }
 
-/** Failed authentications per client address: a bucket of `perMinute`, refilled continuously. */
+/**
+ * Failed authentications per client address: a bucket of `perMinute`, refilled continuously. Every
+ * key lookup reserves one failure first (so concurrent lookups cannot overshoot the budget) and
+ * gives it back when the key was good.
+ */
 export interface FailureLimiter {
-  /** Seconds to wait when the address has used its failures up; 0 when it may try. */
-  blockedFor(address: string): number;
-  /** Records one failed authentication of the address. */
-  fail(address: string): void;
+  /** Reserves one failure for a lookup: 0, or the seconds to wait when the address has none left. */
+  reserve(address: string): number;
+  /** The key was good: gives the reserved failure back. */
+  refund(address: string): void;
 }
 
 /** At most this many addresses are remembered (the oldest go first), so a spray of addresses stays bounded. */
@@ -47,21 +51,26 @@ export function createFailureLimiter(perMinute: number, now = () => performance.
     return bucket;
   };
   return {
-    blockedFor(address) {
-      if (perMinute <= 0 || !buckets.has(address)) return 0;
+    reserve(address) {
+      if (perMinute <= 0) return 0;
       const bucket = refill(address);
-      return bucket.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
-    },
-    fail(address) {
-      if (perMinute <= 0) return;
-      const bucket = refill(address);
-      bucket.tokens = Math.max(0, bucket.tokens - 1);
+      if (bucket.tokens < 1) return Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000));
+      bucket.tokens -= 1;
       buckets.delete(address);
       buckets.set(address, bucket);
       if (buckets.size > MAX_ADDRESSES) {
         const oldest = buckets.keys().next().value;
         if (oldest !== undefined) buckets.delete(oldest);
       }
+      return 0;
+    },
+    refund(address) {
+      if (perMinute <= 0) return;
+      const bucket = buckets.get(address);
+      if (!bucket) return;
+      bucket.tokens += 1;
+      // A full bucket is the same as none: forget the address.
+      if (refill(address).tokens >= perMinute) buckets.delete(address);
     },
   };
 }

@@ -115,8 +115,9 @@ export function badRequest(message: string): Error {
 }
 
 export function payloadTooLarge(what: string, size: number, limit: number): Error {
+  // Connection: close, so the rest of an unread body does not wait in a kept-alive connection.
   return codedError("PAYLOAD_TOO_LARGE", `${what} of ${size} bytes exceeds ${limit} bytes`, {
-    http: { status: 413 },
+    http: { status: 413, headers: { connection: "close" } },
   });
 }
 

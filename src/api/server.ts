@@ -328,9 +328,12 @@ export function attachWebSocket(
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
-        // Every operation not yet answered holds its id in ctx.subscriptions (this one included):
-        // beyond the bound, answer at once instead of queueing work (a flood must not exhaust memory).
-        if (Object.keys(ctx.subscriptions).length > maxInFlight) return [forWebSocket(tooManyOperations(maxInFlight))];
+        // An operation being executed holds its id in ctx.subscriptions with the value null (this one
+        // included); an established subscription holds its stream instead and is capped per key.
+        // Beyond the bound, answer at once instead of queueing work: a flood must not exhaust memory.
+        let executing = 0;
+        for (const held of Object.values(ctx.subscriptions)) if (held === null) executing += 1;
+        if (executing > maxInFlight) return [forWebSocket(tooManyOperations(maxInFlight))];
         const access = ctx.extra.access as Access;
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
