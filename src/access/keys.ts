@@ -54,7 +54,9 @@ export function createKeyStore(
     fromConfig.set(hash, {
       role: spec.role,
       sites: spec.sites ? new Set(spec.sites) : null,
-      keyId: `env:${keyPrefix(spec.key)}`,
+      // The prefix to recognise it, and part of the hash so two keys with the same prefix do not
+      // share a rate limit or a cap.
+      keyId: `env:${keyPrefix(spec.key)}${hash.slice(0, 8)}`,
     });
   }
   return {
