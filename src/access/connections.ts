@@ -18,9 +18,11 @@ export interface ConnectionRegistry {
   /** Registers an authenticated socket; false (not registered) when the key has its maximum open. */
   addSocket(keyId: string, socket: Closable): boolean;
   removeSocket(keyId: string, socket: Closable): void;
-  /** Closes every open socket of the key with 4403; how many were closed. */
+  /** Closes every open socket of the key with 4403 and ends its SSE streams; how many were closed. */
   closeKey(keyId: string, reason: string): number;
-  /** Key ids with at least one open socket. */
+  /** An SSE subscription stream of the key, ended by closeKey; returns its unregistration. */
+  addStream(keyId: string, end: () => void): () => void;
+  /** Key ids with at least one open socket or SSE stream. */
   keysWithSockets(): string[];
   /** Takes a subscription slot of the key; false when the key has its maximum open. */
   acquireSubscription(keyId: string): boolean;
@@ -31,6 +33,7 @@ export interface ConnectionRegistry {
 export function createConnectionRegistry(limits: ConnectionLimits): ConnectionRegistry {
   const sockets = new Map<string, Set<Closable>>();
   const subscriptions = new Map<string, number>();
+  const streams = new Map<string, Set<() => void>>();
   let socketCount = 0;
   let subscriptionCount = 0;
   return {
@@ -50,14 +53,26 @@ export function createConnectionRegistry(limits: ConnectionLimits): ConnectionRe
       if (set.size === 0) sockets.delete(keyId);
     },
     closeKey(keyId, reason) {
+      const ends = streams.get(keyId);
+      streams.delete(keyId);
+      for (const end of ends ?? []) end();
       const set = sockets.get(keyId);
-      if (!set) return 0;
+      if (!set) return ends?.size ?? 0;
       sockets.delete(keyId);
       socketCount -= set.size;
       for (const socket of set) socket.close(WS_CLOSE.forbidden, reason);
-      return set.size;
+      return set.size + (ends?.size ?? 0);
     },
-    keysWithSockets: () => [...sockets.keys()],
+    addStream(keyId, end) {
+      const set = streams.get(keyId) ?? new Set<() => void>();
+      set.add(end);
+      streams.set(keyId, set);
+      return () => {
+        set.delete(end);
+        if (set.size === 0 && streams.get(keyId) === set) streams.delete(keyId);
+      };
+    },
+    keysWithSockets: () => [...new Set([...sockets.keys(), ...streams.keys()])],
     acquireSubscription(keyId) {
       const open = subscriptions.get(keyId) ?? 0;
       if (open >= limits.maxSubscriptionsPerKey) return false;

@@ -171,7 +171,8 @@ function hideSuggestions(): Plugin {
 function limitSubscriptions(registry: ConnectionRegistry): Plugin {
   return {
     onSubscribe({ args, setResultAndStopExecution }) {
-      const keyId = (args.contextValue as unknown as AppContext).access.keyId;
+      const context = args.contextValue as unknown as AppContext & { transport?: string };
+      const keyId = context.access.keyId;
       if (!registry.acquireSubscription(keyId)) {
         setResultAndStopExecution({
           errors: [tooManySubscriptions(registry.limits.maxSubscriptionsPerKey) as GraphQLError],
@@ -191,7 +192,16 @@ function limitSubscriptions(registry: ConnectionRegistry): Plugin {
             release();
             return;
           }
-          return { onEnd: release };
+          // SSE: a revocation ends the stream (graphql-ws: it closes the socket, which ends them all).
+          if (context.transport === "graphql-ws") return { onEnd: release };
+          const stream = result as AsyncIterator<unknown>;
+          const unregister = registry.addStream(keyId, () => void stream.return?.());
+          return {
+            onEnd: () => {
+              unregister();
+              release();
+            },
+          };
         },
         onSubscribeError: release,
       };
@@ -341,6 +351,7 @@ export function attachWebSocket(
           socket: ctx.extra.socket,
           params,
           access,
+          transport: "graphql-ws",
         });
         try {
           // parse runs the access gate: rate limit and size, as for HTTP.

@@ -262,6 +262,40 @@ function sse(url: string, key: string, query: string) {
   };
 }
 
+describe("item 5 over SSE: revoking a key ends its SSE subscriptions", () => {
+  test.each([
+    ["revokeApiKey on this instance", "mutation"],
+    ["a revocation made elsewhere", "sql"],
+  ])("%s: the stream ends within 1.5 s", async (_name, how) => {
+    const created = await t.gql<{ createApiKey: { key: string; apiKey: { id: string } } }>(
+      `mutation { createApiKey(input: {role: cpms, description: "SSE revocation test"}) { key apiKey { id } } }`,
+    );
+    const key = created.data?.createApiKey.key as string;
+    const id = created.data?.createApiKey.apiKey.id as string;
+    const stream = sse(t.url, key, `subscription { setpointChanged(siteId: "revoke-site") { sessionId } }`);
+    try {
+      expect(await stream.opened).toBe(200);
+      const ended = stream.read("event: complete");
+      const started = Date.now();
+      if (how === "mutation") {
+        const r = await t.gql(`mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id });
+        expect(r.errors).toBeUndefined();
+      } else {
+        await t.database.pool.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1", [id]);
+      }
+      const outcome = await Promise.race([
+        ended.then(() => "ended"),
+        new Promise((r) => setTimeout(() => r("still open"), 1_500)),
+      ]);
+      expect(outcome).toBe("ended");
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      stream.abort();
+      await stream.opened.catch(() => undefined);
+    }
+  });
+});
+
 describe("item 6: connections and subscriptions per key are capped", () => {
   let capped: TestApp;
   beforeAll(async () => {
