@@ -5,10 +5,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
+import { createConnectionRegistry, watchRevocations } from "./access/connections.js";
 import { createAccessGate } from "./access/gate.js";
 import { createScheduler, type Scheduler } from "./allocation/scheduler.js";
 import { coerceError, type ErrorCode, RETRY_AFTER_SECONDS, serviceUnavailable } from "./api/errors.js";
-import { serveGraphiQLAsset } from "./api/graphiql.js";
+import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from "./api/graphiql.js";
 import { attachWebSocket, createGraphQLHandler, createGraphQLYoga } from "./api/server.js";
 import type { Config } from "./config.js";
 import type { Services } from "./context.js";
@@ -40,6 +41,24 @@ interface Running {
   bridge: KafkaBridge | null;
   /** HTTP requests being answered; stop() waits for them (up to SHUTDOWN_DRAIN_MS). */
   inFlight: Set<Promise<void>>;
+  stopRevocationWatch: () => void;
+}
+
+/** How often the keys of open graphql-ws sockets are checked for a revocation made elsewhere. */
+export const REVOCATION_CHECK_MS = 1_000;
+
+const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics"]);
+
+/** The route label of a metric: a known route, or "other", so random paths cannot grow /metrics. */
+export function routeLabel(route: string): string {
+  if (KNOWN_ROUTES.has(route)) return route;
+  return route.startsWith(GRAPHIQL_ASSETS_PATH) ? GRAPHIQL_ASSETS_PATH : "other";
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** Called before each database lookup of an API key (tests count them). */
+  onKeyLookup?: () => void;
 }
 
 /** How a readiness check reads: true/false, or "disabled" for a part that is not configured. */
@@ -63,7 +82,7 @@ async function drain(inFlight: Set<Promise<void>>, timeoutMs: number): Promise<b
   return true;
 }
 
-export function buildApp(config: Config, options: { logger?: Logger } = {}): App {
+export function buildApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config);
   const metrics = createMetrics();
   let running: Running | null = null;
@@ -106,24 +125,38 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
     if (running) throw new Error("already started");
     const database = await openDatabase(config, logger);
     const fanout = new Fanout();
-    const services: Services = { db: database.db, fanout, logger, allowClockControl: config.allowClockControl };
-    const keys = createKeyStore(database.db, config.apiKeys);
+    const connections = createConnectionRegistry({
+      maxConnectionsPerKey: config.maxConnectionsPerKey,
+      maxSubscriptionsPerKey: config.maxSubscriptionsPerKey,
+    });
+    const services: Services = {
+      db: database.db,
+      fanout,
+      logger,
+      allowClockControl: config.allowClockControl,
+      connections,
+    };
+    const keys = createKeyStore(database.db, config.apiKeys, { onLookup: options.onKeyLookup });
     if (config.apiKeys === null) {
       const created = await ensureBootstrapAdminKey(database.db, config.dataDir);
       // Printed once, when created; never logged.
       if (created) console.log(`Created the first admin API key (kept in ${created.file}):\n  ${created.key}\n`);
     }
-    const gate = createAccessGate(keys, config.rateLimitPerSecond);
+    const gate = createAccessGate(keys, {
+      rateLimitPerSecond: config.rateLimitPerSecond,
+      authFailuresPerMinute: config.authFailuresPerMinute,
+    });
     const yoga = createGraphQLYoga(services, config, metrics, gate);
     const handleGraphQL = createGraphQLHandler(yoga);
     const graphiql = config.nodeEnv !== "production";
     const inFlight = new Set<Promise<void>>();
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const route = (req.url ?? "/").split("?")[0] ?? "/";
-      const endTimer = metrics.httpDuration.startTimer({ route });
+      const label = routeLabel(route);
+      const endTimer = metrics.httpDuration.startTimer({ route: label });
       res.on("finish", () => {
         endTimer();
-        metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+        metrics.httpRequests.inc({ route: label, status: String(res.statusCode) });
       });
       try {
         if (await handleOps(res, route)) return;
@@ -167,7 +200,11 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
         metrics.httpInFlight.dec();
       });
     });
-    const wss = attachWebSocket(server, yoga, gate);
+    const wss = attachWebSocket(server, yoga, gate, { registry: connections, maxInFlight: config.wsMaxInFlight });
+    const stopRevocationWatch = watchRevocations(database.db, connections, {
+      intervalMs: REVOCATION_CHECK_MS,
+      onError: (error) => logger.warn({ err: coerceError(error) }, "revocation check failed"),
+    });
 
     const scheduler = createScheduler({
       pool: database.pool,
@@ -197,7 +234,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
           metrics,
         })
       : null;
-    running = { database, server, wss, scheduler, liveStream, fanout, bridge, inFlight };
+    running = { database, server, wss, scheduler, liveStream, fanout, bridge, inFlight, stopRevocationWatch };
     try {
       await liveStream.start();
       await scheduler.start();
@@ -225,6 +262,7 @@ export function buildApp(config: Config, options: { logger?: Logger } = {}): App
       // ones are refused; then close every connection, the bridge, the stream, the pool and the
       // embedded server, in that order, so no request meets a closed pool.
       draining = true;
+      r.stopRevocationWatch();
       const closed = new Promise<void>((resolve) => r.server.close(() => resolve()));
       r.fanout.closeAll();
       for (const client of r.wss.clients) client.close(1001, "server stopping");

@@ -33,6 +33,14 @@ export interface Config {
   readonly allowClockControl: boolean;
   /** On stop, how long requests in flight may take to finish before their connections are closed. */
   readonly shutdownDrainMs: number;
+  /** Queries and mutations being executed on one graphql-ws connection; more: TOO_MANY_OPERATIONS. */
+  readonly wsMaxInFlight: number;
+  /** Open graphql-ws connections per key; more: the new socket is closed with 4429. */
+  readonly maxConnectionsPerKey: number;
+  /** Open subscriptions per key, graphql-ws and SSE together; more: TOO_MANY_SUBSCRIPTIONS. */
+  readonly maxSubscriptionsPerKey: number;
+  /** Failed authentications per client address per minute (bursts of that many); more: 429. 0: off. */
+  readonly authFailuresPerMinute: number;
 }
 
 /** One topic per input stream (named by the stream registry), and the command topic. */
@@ -157,6 +165,14 @@ function parseMilliseconds(name: string, raw: string | undefined, fallback: numb
   return ms;
 }
 
+function parseCount(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > 1_000_000)
+    throw new ConfigError(name, `must be a whole number from ${min} to 1000000, got "${raw}"`);
+  return value;
+}
+
 function parseEnum<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
   if (!allowed.includes(raw as T)) {
@@ -193,6 +209,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     rateLimitPerSecond: parseRate(nonEmpty(env, "RATE_LIMIT_PER_SECOND")),
     allowClockControl: parseBoolean("ALLOW_CLOCK_CONTROL", nonEmpty(env, "ALLOW_CLOCK_CONTROL"), false),
     shutdownDrainMs: parseMilliseconds("SHUTDOWN_DRAIN_MS", nonEmpty(env, "SHUTDOWN_DRAIN_MS"), 10_000),
+    wsMaxInFlight: parseCount("WS_MAX_IN_FLIGHT", nonEmpty(env, "WS_MAX_IN_FLIGHT"), 10, 1),
+    maxConnectionsPerKey: parseCount("MAX_CONNECTIONS_PER_KEY", nonEmpty(env, "MAX_CONNECTIONS_PER_KEY"), 100, 1),
+    maxSubscriptionsPerKey: parseCount(
+      "MAX_SUBSCRIPTIONS_PER_KEY",
+      nonEmpty(env, "MAX_SUBSCRIPTIONS_PER_KEY"),
+      1000,
+      1,
+    ),
+    authFailuresPerMinute: parseCount("AUTH_FAILURES_PER_MINUTE", nonEmpty(env, "AUTH_FAILURES_PER_MINUTE"), 60, 0),
   };
   return Object.freeze(config);
 }

@@ -2,6 +2,7 @@
 import DataLoader from "dataloader";
 import type { Logger } from "pino";
 import type { Access } from "./access/access.js";
+import type { ConnectionRegistry } from "./access/connections.js";
 import type { Db } from "./db/pool.js";
 import { countActiveSessions } from "./sessions/sessions.repository.js";
 import type { SetpointRow } from "./setpoints/setpoints.js";
@@ -20,6 +21,8 @@ export interface Services {
   readonly allowClockControl: boolean;
   readonly fanout: Fanout;
   readonly logger: Logger;
+  /** Open graphql-ws sockets and subscriptions per key: the caps, and the sockets a revocation closes. */
+  readonly connections: ConnectionRegistry;
 }
 
 export interface AppContext extends Services {

@@ -12,6 +12,10 @@ describe("config", () => {
       apiKeys: null,
       logLevel: "info",
       nodeEnv: "development",
+      wsMaxInFlight: 10,
+      maxConnectionsPerKey: 100,
+      maxSubscriptionsPerKey: 1000,
+      authFailuresPerMinute: 60,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -25,8 +29,16 @@ describe("config", () => {
       API_KEYS: "adminkey123:admin;ingestkey1:ingest:site-1,site-2",
       LOG_LEVEL: "debug",
       NODE_ENV: "production",
+      WS_MAX_IN_FLIGHT: "10",
+      MAX_CONNECTIONS_PER_KEY: "5",
+      MAX_SUBSCRIPTIONS_PER_KEY: "50",
+      AUTH_FAILURES_PER_MINUTE: "0",
     });
     expect(config).toMatchObject({
+      wsMaxInFlight: 10,
+      maxConnectionsPerKey: 5,
+      maxSubscriptionsPerKey: 50,
+      authFailuresPerMinute: 0,
       port: 8080,
       databaseUrl: "postgres://u:p@db:5432/scc",
       dataDir: "/var/lib/scc",
@@ -53,6 +65,11 @@ describe("config", () => {
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ NODE_ENV: "staging" }, "NODE_ENV"],
     [{ KAFKA_TOPIC_SESSIONS: "bad topic" }, "KAFKA_TOPIC_SESSIONS"],
+    [{ WS_MAX_IN_FLIGHT: "0" }, "WS_MAX_IN_FLIGHT"],
+    [{ WS_MAX_IN_FLIGHT: "many" }, "WS_MAX_IN_FLIGHT"],
+    [{ MAX_CONNECTIONS_PER_KEY: "1.5" }, "MAX_CONNECTIONS_PER_KEY"],
+    [{ MAX_SUBSCRIPTIONS_PER_KEY: "-1" }, "MAX_SUBSCRIPTIONS_PER_KEY"],
+    [{ AUTH_FAILURES_PER_MINUTE: "ten" }, "AUTH_FAILURES_PER_MINUTE"],
   ])("rejects %o naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(new RegExp(`^Invalid configuration: ${variable} `));

@@ -32,6 +32,8 @@ export async function startService(
     apiKeys: [{ key: BENCH_KEY, role: "admin", sites: null }],
     // The bench measures the service, not the per-key limits (one key drives every client).
     rateLimitPerSecond: 0,
+    maxConnectionsPerKey: 100_000,
+    maxSubscriptionsPerKey: 100_000,
     ...overrides,
   };
   const service = await startRealService(config);

@@ -14,7 +14,18 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "SERVICE_UNAVAILABLE"
   | "SUBSCRIBER_TOO_SLOW"
+  | "TOO_MANY_OPERATIONS"
+  | "TOO_MANY_SUBSCRIPTIONS"
+  | "BAD_REQUEST"
   | "INTERNAL_SERVER_ERROR";
+
+/** graphql-ws close codes beyond the protocol's own (4401 unauthorized, 4403 forbidden, …). */
+export const WS_CLOSE = {
+  /** The key was revoked (or its role may not subscribe). */
+  forbidden: 4403,
+  /** Too many connections for this key, or too many failed authentications from this address. */
+  tooMany: 4429,
+} as const;
 
 /** An HTTP status (and headers) for errors raised before or instead of execution; dropped on graphql-ws. */
 export interface HttpHint {
@@ -98,9 +109,34 @@ export function rateLimited(perSecond: number): Error {
   });
 }
 
+export function authFailuresLimited(perMinute: number, retryAfterSeconds: number): Error {
+  return codedError(
+    "RATE_LIMITED",
+    `Too many failed authentications from this address (limit ${perMinute} per minute); retry after ${retryAfterSeconds} s`,
+    { http: { status: 429, headers: { "retry-after": String(retryAfterSeconds) } } },
+  );
+}
+
+export function tooManyOperations(limit: number): Error {
+  return codedError(
+    "TOO_MANY_OPERATIONS",
+    `Too many operations in flight on this connection (limit ${limit}); wait for answers before sending more`,
+  );
+}
+
+export function tooManySubscriptions(limit: number): Error {
+  return codedError("TOO_MANY_SUBSCRIPTIONS", `Too many open subscriptions for this key (limit ${limit})`);
+}
+
+/** A request yoga could not read, with nothing of the body echoed back. */
+export function badRequest(message: string): Error {
+  return codedError("BAD_REQUEST", message, { http: { status: 400 } });
+}
+
 export function payloadTooLarge(what: string, size: number, limit: number): Error {
+  // Connection: close, so the rest of an unread body does not wait in a kept-alive connection.
   return codedError("PAYLOAD_TOO_LARGE", `${what} of ${size} bytes exceeds ${limit} bytes`, {
-    http: { status: 413 },
+    http: { status: 413, headers: { connection: "close" } },
   });
 }
 

@@ -97,7 +97,9 @@ builder.mutationFields((t) => ({
       if (!/^\d{1,18}$/.test(id)) throw notFound(`API key ${id}`);
       const row = await revokeApiKey(ctx.db, id, keyScope(ctx.access));
       if (!row) throw notFound(`active API key ${id}`);
-      ctx.logger.info({ keyId: `db:${id}`, by: ctx.access.keyId }, "API key revoked");
+      // Its open graphql-ws connections end now (4403); other instances notice within a second.
+      const closed = ctx.connections.closeKey(`db:${id}`, "Forbidden: API key revoked");
+      ctx.logger.info({ keyId: `db:${id}`, by: ctx.access.keyId, closedSockets: closed }, "API key revoked");
       return row;
     },
   }),

@@ -31,14 +31,32 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return match?.[1] ?? null;
 }
 
-export function createKeyStore(db: Db, configured: readonly ApiKeySpec[] | null): KeyStore {
+export interface KeyStoreOptions {
+  /** Called before each database lookup of a key (tests count them). */
+  readonly onLookup?: () => void;
+  /** How long an unknown key is remembered as unknown (no database lookup meanwhile). */
+  readonly negativeTtlMs?: number;
+  /** At most this many unknown keys are remembered (the oldest go first). */
+  readonly negativeMax?: number;
+}
+
+export function createKeyStore(
+  db: Db,
+  configured: readonly ApiKeySpec[] | null,
+  options: KeyStoreOptions = {},
+): KeyStore {
+  const { onLookup, negativeTtlMs = 5_000, negativeMax = 10_000 } = options;
+  /** Hash of an unknown or revoked key → when that answer expires. Never holds a working key. */
+  const unknown = new Map<string, number>();
   const fromConfig = new Map<string, Access>();
   for (const spec of configured ?? []) {
     const hash = hashKey(spec.key);
     fromConfig.set(hash, {
       role: spec.role,
       sites: spec.sites ? new Set(spec.sites) : null,
-      keyId: `env:${keyPrefix(spec.key)}`,
+      // The prefix to recognise it, and part of the hash so two keys with the same prefix do not
+      // share a rate limit or a cap.
+      keyId: `env:${keyPrefix(spec.key)}${hash.slice(0, 8)}`,
     });
   }
   return {
@@ -48,13 +66,26 @@ export function createKeyStore(db: Db, configured: readonly ApiKeySpec[] | null)
       const hash = hashKey(key);
       const configuredAccess = fromConfig.get(hash);
       if (configuredAccess) return configuredAccess;
+      const expires = unknown.get(hash);
+      if (expires !== undefined) {
+        if (expires > Date.now()) return null;
+        unknown.delete(hash);
+      }
+      onLookup?.();
       const row = await db
         .selectFrom("api_keys")
         .select(["id", "role", "sites"])
         .where("key_hash", "=", hash)
         .where("revoked_at", "is", null)
         .executeTakeFirst();
-      if (!row) return null;
+      if (!row) {
+        unknown.set(hash, Date.now() + negativeTtlMs);
+        if (unknown.size > negativeMax) {
+          const oldest = unknown.keys().next().value;
+          if (oldest !== undefined) unknown.delete(oldest);
+        }
+        return null;
+      }
       return { role: row.role as Role, sites: row.sites ? new Set(row.sites) : null, keyId: `db:${row.id}` };
     },
   };

@@ -1,4 +1,5 @@
 // Starts the real service on a free port against this file's own database.
+import type { AppOptions } from "../../src/app.js";
 import { type Config, loadConfig, parseApiKeys } from "../../src/config.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 import { bearer, type GraphQLResponse, type RunningService, startService } from "./service.js";
@@ -37,7 +38,11 @@ export interface TestApp extends Pick<RunningService, "app" | "url" | "wsUrl" | 
   ): Promise<GraphQLResponse<T>>;
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}, database?: TestDatabase): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Partial<Config> = {},
+  database?: TestDatabase,
+  options: AppOptions = {},
+): Promise<TestApp> {
   const db = database ?? (await createTestDatabase());
   const config: Config = {
     ...loadConfig({ NODE_ENV: "test" }),
@@ -47,7 +52,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, database?: T
     rateLimitPerSecond: 0,
     ...overrides,
   };
-  const service = await startService(config);
+  const service = await startService(config, options);
   return {
     app: service.app,
     url: service.url,

@@ -1,7 +1,7 @@
 // The real service, in this process, on a free port: buildApp from src/app.ts with a given
 // configuration, plus a GraphQL-over-HTTP client. Shared by test/ (helpers/app.ts), bench/
 // (lib/service.ts) and usable from sim/; no vitest imports.
-import { type App, buildApp } from "../../src/app.js";
+import { type App, type AppOptions, buildApp } from "../../src/app.js";
 import type { Config } from "../../src/config.js";
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
@@ -29,8 +29,8 @@ export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
  * Builds and starts the service (`config.port` 0: a free port; a start that fails has stopped
  * what it started, see buildApp). stop() is idempotent.
  */
-export async function startService(config: Config): Promise<RunningService> {
-  const app = buildApp(config);
+export async function startService(config: Config, options: AppOptions = {}): Promise<RunningService> {
+  const app = buildApp(config, options);
   const { url } = await app.start();
   let stopping: Promise<void> | null = null;
   return {
