@@ -32,15 +32,18 @@ BEGIN
   PERFORM lock_sites(touched);
 
   -- Sites whose allocation inputs change: a new or revived session, a session ending, a new
-  -- rated power or start time (or site), or a time boundary already reached. A plain meter
-  -- value (power, SoC, energy) changes no setpoint, only the deviation alerts.
+  -- rated power or start time (or site), new energy needs or priority (departure, requested
+  -- energy, the vehicle's limits, bid, priority: SPEC §9, nullable, so compared with IS DISTINCT
+  -- FROM), or a time boundary already reached. A plain meter value (power, SoC, energy) changes
+  -- no setpoint, only the deviation alerts.
   -- One primary-key probe per new row (LATERAL ... LIMIT 1), so the check costs O(batch) and
   -- never becomes a hash join over every session of the fleet.
   SELECT array_agg(DISTINCT x.site_id ORDER BY x.site_id) INTO reallocate FROM (
     SELECT site.id AS site_id
     FROM new_rows r
     LEFT JOIN LATERAL (
-      SELECT s.session_id, s.site_id, s.sampled_ts, s.ended_at, s.rated_power_kw, s.session_start_ts
+      SELECT s.session_id, s.site_id, s.sampled_ts, s.ended_at, s.rated_power_kw, s.session_start_ts,
+             s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority
       FROM sessions s WHERE s.session_id = r.session_id LIMIT 1
     ) s ON true
     CROSS JOIN LATERAL unnest(
@@ -49,20 +52,26 @@ BEGIN
     WHERE s.session_id IS NULL
        OR (r.sampled_ts > s.sampled_ts
            AND (s.ended_at IS NOT NULL OR r.ended_ts IS NOT NULL OR s.rated_power_kw <> r.rated_power_kw
-                OR s.session_start_ts <> r.session_start_ts OR s.site_id <> r.site_id))
+                OR s.session_start_ts <> r.session_start_ts OR s.site_id <> r.site_id
+                OR (s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority)
+                   IS DISTINCT FROM
+                   (r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority)))
     UNION ALL
     SELECT st.site_id FROM sites st
     WHERE st.site_id = ANY (touched) AND (st.next_boundary_at IS NULL OR st.next_boundary_at <= t)
   ) x;
 
-  -- The newest sample by its own sampled_ts wins; an older one never overwrites.
+  -- The newest sample by its own sampled_ts wins; an older one never overwrites. It wins whole:
+  -- an optional field it lacks (NULL) is unknown now, not the last known value (docs/graphql.md).
   INSERT INTO sessions AS s (session_id, site_id, charge_point_id, connector_id, id_tag, rated_power_kw,
-    current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_at, end_reason)
+    current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_at, end_reason,
+    departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority)
   SELECT * FROM (
     SELECT DISTINCT ON (r.session_id)
            r.session_id, r.site_id, r.charge_point_id, r.connector_id, r.id_tag, r.rated_power_kw,
            r.current_power_kw, r.soc_pct, r.energy_kwh, r.session_start_ts, r.sampled_ts,
-           r.ended_ts, CASE WHEN r.ended_ts IS NOT NULL THEN 'ENDED' END
+           r.ended_ts, CASE WHEN r.ended_ts IS NOT NULL THEN 'ENDED' END,
+           r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority
     FROM new_rows r
     ORDER BY r.session_id, r.sampled_ts DESC, r.id DESC
   ) newest
@@ -73,6 +82,9 @@ BEGIN
       rated_power_kw = excluded.rated_power_kw, current_power_kw = excluded.current_power_kw,
       soc_pct = excluded.soc_pct, energy_kwh = excluded.energy_kwh,
       session_start_ts = excluded.session_start_ts, sampled_ts = excluded.sampled_ts,
+      departure_ts = excluded.departure_ts, requested_energy_kwh = excluded.requested_energy_kwh,
+      ev_max_kw = excluded.ev_max_kw, ev_min_kw = excluded.ev_min_kw,
+      bid_usd_kwh = excluded.bid_usd_kwh, priority = excluded.priority,
       -- A sample that ends the session ends it; an explicit end is final; a newer sample revives
       -- a session that had only timed out.
       ended_at = CASE WHEN excluded.ended_at IS NOT NULL THEN excluded.ended_at

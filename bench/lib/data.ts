@@ -61,6 +61,12 @@ export function roundSamples(
         sessionStartTs: fleet.t0,
         sampledTs,
         endedTs: null,
+        departureTs: null,
+        requestedEnergyKwh: null,
+        evMaxKw: null,
+        evMinKw: null,
+        bidUsdKwh: null,
+        priority: null,
       });
     }
   }

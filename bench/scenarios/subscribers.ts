@@ -123,6 +123,12 @@ export async function seedLoneSession(database: BenchDatabase) {
       sessionStartTs: t0,
       sampledTs: t0,
       endedTs: null,
+      departureTs: null,
+      requestedEnergyKwh: null,
+      evMaxKw: null,
+      evMinKw: null,
+      bidUsdKwh: null,
+      priority: null,
     },
   ]);
   return { t0, demandAt };

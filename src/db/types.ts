@@ -60,6 +60,12 @@ export interface SessionSamplesRawTable extends KafkaOrigin {
   session_start_ts: Timestamp;
   sampled_ts: Timestamp;
   ended_ts: Timestamp | null;
+  departure_ts: Timestamp | null;
+  requested_energy_kwh: number | null;
+  ev_max_kw: number | null;
+  ev_min_kw: number | null;
+  bid_usd_kwh: number | null;
+  priority: number | null;
 }
 
 export interface SiteDemandRawTable extends KafkaOrigin {
@@ -114,6 +120,12 @@ export interface SessionsTable {
   sampled_ts: Timestamp;
   ended_at: Timestamp | null;
   end_reason: "ENDED" | "TIMEOUT" | null;
+  departure_ts: Timestamp | null;
+  requested_energy_kwh: number | null;
+  ev_max_kw: number | null;
+  ev_min_kw: number | null;
+  bid_usd_kwh: number | null;
+  priority: number | null;
 }
 
 export interface PriceIntervalsTable {

@@ -23,6 +23,18 @@ export interface SessionSample {
   sampledTs: Date;
   /** Set when the sample ends the session (`ended: true` or an `ended_ts`). */
   endedTs: Date | null;
+  // SPEC §9, all optional: null is "unknown", never zero.
+  /** When the driver leaves (requested or estimated); after sessionStartTs. */
+  departureTs: Date | null;
+  /** Energy the driver wants in this session in total, 0-1,000 kWh. */
+  requestedEnergyKwh: number | null;
+  /** What the vehicle itself accepts (ISO 15118); evMinKw ≤ evMaxKw. */
+  evMaxKw: number | null;
+  evMinKw: number | null;
+  /** What the driver offers per kWh for a faster share, 0-100 USD/kWh. */
+  bidUsdKwh: number | null;
+  /** Integer −1000..1000, higher first. */
+  priority: number | null;
 }
 
 export interface SiteDemand {
@@ -54,6 +66,11 @@ export interface DemandResponseSignal {
 
 const MAX_ID_LENGTH = 200;
 const MAX_POWER_KW = 1_000_000;
+/** A session's requested energy: more than any vehicle battery (SPEC §9). */
+const MAX_SESSION_ENERGY_KWH = 1_000;
+/** A driver's bid: above this it is a typo or an attack, not an offer. */
+const MAX_BID_USD_KWH = 100;
+const MAX_PRIORITY = 1_000;
 const EARLIEST = Date.parse("2000-01-01T00:00:00Z");
 const DAY_MS = 86_400_000;
 /** Observations (samples, measurements, signals) may lead our clock by at most this much. */
@@ -152,13 +169,25 @@ class Reader {
     return this.number(field, false, 0, 1e9, " kWh");
   }
 
+  optionalSessionEnergy(field: string): number | null {
+    return this.number(field, false, 0, MAX_SESSION_ENERGY_KWH, " kWh");
+  }
+
+  optionalBid(field: string): number | null {
+    return this.number(field, false, 0, MAX_BID_USD_KWH, " USD/kWh");
+  }
+
   price(field: string): number {
     return this.number(field, true, -10_000, 10_000, " USD/kWh") ?? 0;
   }
 
   integer(field: string, min: number, max: number): number {
+    return this.optionalInteger(field, min, max, true) ?? 0;
+  }
+
+  optionalInteger(field: string, min: number, max: number, required = false): number | null {
     const value = this.raw[field];
-    if (value === undefined || value === null) return this.fail(field, "is required") ?? 0;
+    if (value === undefined || value === null) return required ? (this.fail(field, "is required") ?? 0) : null;
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
       return this.fail(field, `must be an integer between ${min} and ${max}`) ?? 0;
     }
@@ -190,6 +219,15 @@ class Reader {
 
   scheduledAt(field: string): Date {
     return this.time(field, true, SCHEDULE_LEAD_MS) ?? new Date(0);
+  }
+
+  optionalScheduledAt(field: string): Date | null {
+    return this.time(field, false, SCHEDULE_LEAD_MS);
+  }
+
+  /** Reports `field` when a value it had was refused, so a later comparison can skip it. */
+  failed(field: string): boolean {
+    return this.issues.some((i) => i.field === field);
   }
 
   optionalBoolean(field: string): boolean | null {
@@ -232,13 +270,24 @@ export function checkSessionSample(raw: Raw, now = Date.now()): Checked<SessionS
     sessionStartTs: r.observedAt("sessionStartTs"),
     sampledTs: r.observedAt("sampledTs"),
     endedTs: null,
+    departureTs: r.optionalScheduledAt("departureTs"),
+    requestedEnergyKwh: r.optionalSessionEnergy("requestedEnergyKwh"),
+    evMaxKw: r.optionalPower("evMaxKw"),
+    evMinKw: r.optionalPower("evMinKw"),
+    bidUsdKwh: r.optionalBid("bidUsdKwh"),
+    priority: r.optionalInteger("priority", -MAX_PRIORITY, MAX_PRIORITY),
   };
   const endedTs = r.optionalObservedAt("endedTs");
   const ended = r.optionalBoolean("ended");
   sample.endedTs = endedTs ?? (ended ? sample.sampledTs : null);
-  const timesValid = !r.issues.some((i) => i.field === "sampledTs" || i.field === "sessionStartTs");
-  if (timesValid && sample.sampledTs.getTime() < sample.sessionStartTs.getTime()) {
+  const startValid = !r.failed("sessionStartTs");
+  if (startValid && !r.failed("sampledTs") && sample.sampledTs.getTime() < sample.sessionStartTs.getTime()) {
     r.issues.push({ field: "sampledTs", message: "must not be before sessionStartTs" });
+  }
+  if (startValid && !r.failed("departureTs"))
+    r.order("sessionStartTs", sample.sessionStartTs, "departureTs", sample.departureTs);
+  if (!r.failed("evMinKw") && !r.failed("evMaxKw") && sample.evMinKw !== null && sample.evMaxKw !== null) {
+    if (sample.evMinKw > sample.evMaxKw) r.issues.push({ field: "evMinKw", message: "must not be above evMaxKw" });
   }
   return r.result(sample);
 }

@@ -26,6 +26,23 @@ export const ChargingSessionRef = builder.objectRef<SessionRow>("ChargingSession
     energyKwh: t.exposeFloat("energy_kwh", { nullable: true }),
     sessionStartTs: t.field({ type: "DateTime", resolve: (s) => s.session_start_ts }),
     sampledTs: t.field({ type: "DateTime", resolve: (s) => s.sampled_ts }),
+    departureTs: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When the driver leaves (null: unknown); from the newest sample",
+      resolve: (s) => s.departure_ts,
+    }),
+    requestedEnergyKwh: t.exposeFloat("requested_energy_kwh", {
+      nullable: true,
+      description: "Energy wanted in this session in total, kWh (null: unknown)",
+    }),
+    evMaxKw: t.exposeFloat("ev_max_kw", { nullable: true, description: "The most the vehicle accepts, kW" }),
+    evMinKw: t.exposeFloat("ev_min_kw", { nullable: true, description: "The least the vehicle accepts, kW" }),
+    bidUsdKwh: t.exposeFloat("bid_usd_kwh", {
+      nullable: true,
+      description: "What the driver offers per kWh for a faster share",
+    }),
+    priority: t.exposeInt("priority", { nullable: true, description: "Higher first (null: unknown)" }),
     active: t.boolean({ resolve: (s) => s.ended_at === null }),
     endedAt: t.field({ type: "DateTime", nullable: true, resolve: (s) => s.ended_at }),
     endReason: t.string({
@@ -57,6 +74,15 @@ const SessionSampleInput = builder.inputType("SessionSampleInput", {
     sampledTs: t.field({ type: "DateTime", required: true }),
     ended: t.boolean({ description: "true: this sample ends the session" }),
     endedTs: t.field({ type: "DateTime", description: "When the session ended (ends it)" }),
+    departureTs: t.field({
+      type: "DateTime",
+      description: "When the driver leaves (requested or estimated); after sessionStartTs, at most 400 days ahead",
+    }),
+    requestedEnergyKwh: t.float({ description: "Energy wanted in this session in total, 0-1,000 kWh" }),
+    evMaxKw: t.float({ description: "The most the vehicle accepts (ISO 15118), kW" }),
+    evMinKw: t.float({ description: "The least the vehicle accepts, kW; not above evMaxKw" }),
+    bidUsdKwh: t.float({ description: "What the driver offers per kWh for a faster share, 0-100 USD/kWh" }),
+    priority: t.int({ description: "Integer -1000..1000, higher first (fleet, emergency services)" }),
   }),
 });
 
