@@ -47,3 +47,87 @@ test("a session sample with an impossible date names the field and stores nothin
   expect(checked.ok).toBe(false);
   if (!checked.ok) expect(checked.issues.map((i) => i.field)).toEqual(["sessionStartTs"]);
 });
+
+describe("the energy and priority inputs of a session sample (SPEC §9)", () => {
+  const NOW = Date.parse("2026-06-01T12:00:00Z");
+  const base = {
+    sessionId: "s1",
+    chargePointId: "cp1",
+    connectorId: 1,
+    siteId: "site-a",
+    ratedPowerKw: 22,
+    sessionStartTs: "2026-06-01T08:00:00Z",
+    sampledTs: "2026-06-01T11:59:00Z",
+  };
+  const check = (extra: Record<string, unknown>) => INPUT_STREAMS.sessionSamples.check({ ...base, ...extra }, NOW);
+
+  test("absent: unknown (null), never zero", () => {
+    const checked = check({});
+    expect(checked.ok).toBe(true);
+    if (checked.ok)
+      expect(checked.value).toMatchObject({
+        departureTs: null,
+        requestedEnergyKwh: null,
+        evMaxKw: null,
+        evMinKw: null,
+        bidUsdKwh: null,
+        priority: null,
+      });
+  });
+
+  test("valid values are kept as sent, including the edges", () => {
+    const checked = check({
+      departureTs: "2026-06-01T17:30:00+02:00",
+      requestedEnergyKwh: 1000,
+      evMaxKw: 11,
+      evMinKw: 11,
+      bidUsdKwh: 0,
+      priority: -1000,
+    });
+    expect(checked.ok).toBe(true);
+    if (checked.ok)
+      expect(checked.value).toMatchObject({
+        departureTs: new Date("2026-06-01T15:30:00Z"),
+        requestedEnergyKwh: 1000,
+        evMaxKw: 11,
+        evMinKw: 11,
+        bidUsdKwh: 0,
+        priority: -1000,
+      });
+    expect(check({ requestedEnergyKwh: 0, bidUsdKwh: 100, priority: 1000, evMinKw: 0 }).ok).toBe(true);
+    // Departure up to the schedule lead (400 days) ahead.
+    expect(check({ departureTs: "2027-06-01T00:00:00Z" }).ok).toBe(true);
+  });
+
+  test.each([
+    ["departure at session start", { departureTs: "2026-06-01T08:00:00Z" }, "departureTs", /after sessionStartTs/],
+    ["departure before session start", { departureTs: "2026-06-01T07:00:00Z" }, "departureTs", /after sessionStartTs/],
+    ["departure absurdly far ahead", { departureTs: "2027-07-15T00:00:00Z" }, "departureTs", /too far in the future/],
+    ["departure unparseable", { departureTs: "tonight" }, "departureTs", /ISO-8601/],
+    ["negative requested energy", { requestedEnergyKwh: -1 }, "requestedEnergyKwh", /between 0 and 1000 kWh/],
+    ["absurd requested energy", { requestedEnergyKwh: 1000.5 }, "requestedEnergyKwh", /between 0 and 1000 kWh/],
+    ["requested energy not a number", { requestedEnergyKwh: "40" }, "requestedEnergyKwh", /finite number/],
+    ["negative vehicle maximum", { evMaxKw: -3 }, "evMaxKw", /between 0 and/],
+    ["non-finite vehicle minimum", { evMinKw: Number.NaN }, "evMinKw", /finite number/],
+    ["vehicle minimum above its maximum", { evMinKw: 12, evMaxKw: 11 }, "evMinKw", /must not be above evMaxKw/],
+    ["negative bid", { bidUsdKwh: -0.01 }, "bidUsdKwh", /between 0 and 100 USD\/kWh/],
+    ["absurd bid", { bidUsdKwh: 250 }, "bidUsdKwh", /between 0 and 100 USD\/kWh/],
+    ["priority above 1000", { priority: 1001 }, "priority", /integer between -1000 and 1000/],
+    ["priority below -1000", { priority: -1001 }, "priority", /integer between -1000 and 1000/],
+    ["priority not an integer", { priority: 2.5 }, "priority", /integer between -1000 and 1000/],
+    ["priority as a string", { priority: "7" }, "priority", /integer between -1000 and 1000/],
+  ])("%s: refused, naming the field", (_name, extra, field, message) => {
+    const checked = check(extra);
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) {
+      expect(checked.issues.map((i) => i.field)).toEqual([field]);
+      expect(checked.issues[0]?.message).toMatch(message);
+    }
+  });
+
+  test("a bad session start is reported once, not again as a departure before it", () => {
+    const checked = check({ sessionStartTs: "soon", departureTs: "2026-06-01T18:00:00Z" });
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.issues.map((i) => i.field)).toEqual(["sessionStartTs"]);
+  });
+});
