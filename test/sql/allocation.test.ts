@@ -288,6 +288,88 @@ describe("meter values", () => {
   });
 });
 
+describe("energy needs and priority (SPEC §9)", () => {
+  /** One sample of session a (22 kW) at the test's site, with some of the §9 columns. */
+  const needsSample = (ts: string, needs: Record<string, number | string> = {}, current = 1) => {
+    const columns = Object.keys(needs);
+    return t.pool.query(
+      `INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
+         current_power_kw, session_start_ts, sampled_ts, source${columns.map((c) => `, ${c}`).join("")})
+       VALUES ($1, 'cp-a', 1, $2, 22, $3, $4, $5, 'graphql'${columns.map((_, i) => `, $${i + 6}`).join("")})`,
+      [s("a"), site, current, T0, ts, ...Object.values(needs)],
+    );
+  };
+  /** Changes the demand limit behind the triggers' back: only a recompute can show it. */
+  const limitWithoutRecompute = (kw: number) =>
+    t.pool.query("UPDATE sites SET demand_limit_kw = $2 WHERE site_id = $1", [site, kw]);
+  const setpointA = async () => (await setpointsOf(t.pool, site))[s("a")]?.setpoint_kw;
+
+  test("a change of requested energy alone reallocates the site, as a new rated power does", async () => {
+    await demand(t.pool, site, { limit: 30, current: 0, ev: 0, ts: at(0) });
+    await needsSample(at(0));
+    expect(await setpointA()).toBe(22);
+
+    await limitWithoutRecompute(10);
+    await needsSample(at(5), {}, 14); // a plain meter value: no recompute, the old answer stands
+    expect(await setpointA()).toBe(22);
+
+    await needsSample(at(6), { requested_energy_kwh: 40 }, 14);
+    expect(await setpointA()).toBe(10);
+
+    await limitWithoutRecompute(8);
+    await needsSample(at(7), { requested_energy_kwh: 40 }, 14); // the same need again: no change
+    expect(await setpointA()).toBe(10);
+
+    // The newest sample wins whole: without the field, the need is unknown again, which is a change.
+    await needsSample(at(8), {}, 14);
+    expect(await setpointA()).toBe(8);
+    const { rows } = await t.pool.query("SELECT requested_energy_kwh FROM sessions WHERE session_id = $1", [s("a")]);
+    expect(rows[0].requested_energy_kwh).toBeNull();
+  });
+
+  test.each([
+    ["departure_ts", at(3600)],
+    ["ev_max_kw", 11],
+    ["ev_min_kw", 1.4],
+    ["bid_usd_kwh", 0.5],
+    ["priority", 10],
+  ])("a change of %s alone reallocates the site", async (column, value) => {
+    await demand(t.pool, site, { limit: 30, current: 0, ev: 0, ts: at(0) });
+    await needsSample(at(0));
+    await limitWithoutRecompute(10);
+    await needsSample(at(5), { [column]: value }, 14);
+    expect(await setpointA()).toBe(10);
+    const { rows } = await t.pool.query(`SELECT ${column} AS v FROM sessions WHERE session_id = $1`, [s("a")]);
+    expect(rows[0].v).toEqual(column === "departure_ts" ? new Date(value) : value);
+  });
+
+  test("an older sample never overwrites newer needs", async () => {
+    await demand(t.pool, site, { limit: 30, current: 0, ev: 0, ts: at(0) });
+    await needsSample(at(10), { requested_energy_kwh: 30, priority: 5 });
+    await needsSample(at(5), { requested_energy_kwh: 60, priority: -5 });
+    const { rows } = await t.pool.query("SELECT requested_energy_kwh, priority FROM sessions WHERE session_id = $1", [
+      s("a"),
+    ]);
+    expect(rows[0]).toEqual({ requested_energy_kwh: 30, priority: 5 });
+  });
+
+  test.each([
+    ["departure_ts", T0, "session_samples_raw_departure_ts_after_session_start"],
+    ["requested_energy_kwh", 1001, "session_samples_raw_requested_energy_kwh_range"],
+    ["bid_usd_kwh", -1, "session_samples_raw_bid_usd_kwh_range"],
+    ["priority", 1001, "session_samples_raw_priority_range"],
+    ["ev_max_kw", -1, "session_samples_raw_ev_max_kw_range"],
+  ])("the raw table refuses a bad %s by a named CHECK", async (column, value, constraint) => {
+    await expect(needsSample(at(0), { [column]: value })).rejects.toThrow(constraint);
+  });
+
+  test("the raw table refuses a vehicle minimum above its maximum", async () => {
+    await expect(needsSample(at(0), { ev_min_kw: 12, ev_max_kw: 11 })).rejects.toThrow(
+      "session_samples_raw_ev_min_kw_not_above_ev_max_kw",
+    );
+  });
+});
+
 test("a session reported at another site moves there; both sites are reallocated", async () => {
   const other = `${site}-other`;
   await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(0) });
