@@ -212,6 +212,53 @@ describe("ingest and the numbers of SPEC §3", () => {
     expect(rows[0].n).toBe(3);
   });
 
+  test("energy needs and priority (SPEC §9): stored and returned; the newest sample wins whole, absent is unknown", async () => {
+    const NEEDS = `mutation ($input: SessionSampleInput!) {
+      recordSessionSample(input: $input) { id departureTs requestedEnergyKwh evMaxKw evMinKw bidUsdKwh priority }
+    }`;
+    await t.gql(DEMAND, { input: demandInput("g8", 50, 0, 0) });
+    const needs = {
+      departureTs: "2026-06-01T17:30:00+02:00",
+      requestedEnergyKwh: 42.5,
+      evMaxKw: 11,
+      evMinKw: 1.4,
+      bidUsdKwh: 0.35,
+      priority: 7,
+    };
+    const first = await t.gql(NEEDS, { input: sample("g8-a", "g8", { sampledTs: at(10), ...needs }) });
+    expect(first.errors).toBeUndefined();
+    expect(first.data?.recordSessionSample).toEqual({ id: "g8-a", ...needs, departureTs: "2026-06-01T15:30:00.000Z" });
+    const { rows } = await t.database.pool.query(
+      `SELECT departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority
+       FROM session_samples_raw WHERE session_id = 'g8-a'`,
+    );
+    expect(rows).toEqual([
+      {
+        departure_ts: new Date("2026-06-01T15:30:00Z"),
+        requested_energy_kwh: 42.5,
+        ev_max_kw: 11,
+        ev_min_kw: 1.4,
+        bid_usd_kwh: 0.35,
+        priority: 7,
+      },
+    ]);
+    // An older sample changes nothing; a newer one without the fields makes them unknown (null, not 0).
+    const late = await t.gql(NEEDS, { input: sample("g8-a", "g8", { sampledTs: at(5), priority: -3 }) });
+    expect(late.data?.recordSessionSample).toMatchObject({ priority: 7, requestedEnergyKwh: 42.5 });
+    const newer = await t.gql(NEEDS, { input: sample("g8-a", "g8", { sampledTs: at(20), bidUsdKwh: 0.5 }) });
+    expect(newer.data?.recordSessionSample).toEqual({
+      id: "g8-a",
+      departureTs: null,
+      requestedEnergyKwh: null,
+      evMaxKw: null,
+      evMinKw: null,
+      bidUsdKwh: 0.5,
+      priority: null,
+    });
+    const q = await t.gql(`{ session(id: "g8-a") { bidUsdKwh priority } }`);
+    expect(q.data?.session).toEqual({ bidUsdKwh: 0.5, priority: null });
+  });
+
   test("sites lists every site with nested setpoints in a constant number of queries", async () => {
     const r = await t.gql(`{ sites { id activeSessions setpoints { sessionId } } }`);
     expect(r.errors).toBeUndefined();
@@ -254,6 +301,21 @@ describe("bad input is rejected, named, and leaves no trace", () => {
     ["future timestamp", DEMAND, { input: demandInput("b2", 50, 1, 0, "2999-01-01T00:00:00Z") }, "measuredTs"],
     ["timestamp without offset", DEMAND, { input: demandInput("b2", 50, 1, 0, "2026-06-01T12:00:00") }, "measuredTs"],
     ["empty id", SAMPLE, { input: sample("", "b2") }, "sessionId"],
+    [
+      "departure before the session start",
+      SAMPLE,
+      { input: sample("b2-s", "b2", { departureTs: at(-60) }) },
+      "departureTs",
+    ],
+    [
+      "absurd requested energy",
+      SAMPLE,
+      { input: sample("b2-s", "b2", { requestedEnergyKwh: 5000 }) },
+      "requestedEnergyKwh",
+    ],
+    ["vehicle minimum above maximum", SAMPLE, { input: sample("b2-s", "b2", { evMinKw: 7, evMaxKw: 3.7 }) }, "evMinKw"],
+    ["negative bid", SAMPLE, { input: sample("b2-s", "b2", { bidUsdKwh: -1 }) }, "bidUsdKwh"],
+    ["priority out of range", SAMPLE, { input: sample("b2-s", "b2", { priority: 5000 }) }, "priority"],
     [
       "valid_to before valid_from",
       `mutation ($input: PriceSignalInput!) { publishPriceSignal(input: $input) { tariffId } }`,
