@@ -409,6 +409,57 @@ describeKafka("kafka bridge", "Kafka bridge tests", () => {
     expect(dead[0]?.reason).toMatch(/^site_id: session owned-1 belongs to another site/);
   });
 
+  test("the energy and priority fields (SPEC §9) round trip in snake_case; a bad one is dead-lettered by its snake_case name", async () => {
+    const site = "needs-1";
+    const needs = {
+      departure_ts: "2026-06-01T18:00:00+02:00",
+      requested_energy_kwh: 55,
+      ev_max_kw: 11,
+      ev_min_kw: 1.4,
+      bid_usd_kwh: 0.42,
+      priority: -12,
+    };
+    const sample = (session: string, extra: Record<string, unknown>) =>
+      sessionSample(site, session, { rated_power_kw: 11, session_start_ts: at(-100), sampled_ts: at(-50), ...extra });
+    const deadBefore = await rawCount("dead_letters");
+    await send(producer, topics.sessionSamples, [
+      sample("needs-bad", { ev_min_kw: 12, ev_max_kw: 11 }),
+      sample("needs-a", needs),
+      sample("needs-b", {}),
+    ]);
+    const columns = "departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority";
+    await until(
+      async () =>
+        (await db.pool.query("SELECT 1 FROM sessions WHERE session_id IN ('needs-a', 'needs-b')")).rowCount === 2,
+      { timeoutMs: 20_000, what: "the two good samples" },
+    );
+    const expected = { ...needs, departure_ts: new Date("2026-06-01T16:00:00Z") };
+    const absent = {
+      departure_ts: null,
+      requested_energy_kwh: null,
+      ev_max_kw: null,
+      ev_min_kw: null,
+      bid_usd_kwh: null,
+      priority: null,
+    };
+    for (const table of ["session_samples_raw", "sessions"]) {
+      const { rows } = await db.pool.query(
+        `SELECT session_id, ${columns} FROM ${table} WHERE session_id IN ('needs-a', 'needs-b') ORDER BY 1`,
+      );
+      expect(rows).toEqual([
+        { session_id: "needs-a", ...expected },
+        { session_id: "needs-b", ...absent },
+      ]);
+    }
+    await until(async () => (await rawCount("dead_letters")) === deadBefore + 1, {
+      timeoutMs: 20_000,
+      what: "the bad sample dead-lettered",
+    });
+    const { rows: dead } = await db.pool.query("SELECT reason FROM dead_letters ORDER BY id DESC LIMIT 1");
+    expect(dead[0]?.reason).toBe("ev_min_kw: must not be above ev_max_kw");
+    expect((await db.pool.query("SELECT 1 FROM session_samples_raw WHERE session_id = 'needs-bad'")).rowCount).toBe(0);
+  });
+
   test("a failing database transaction leaves the offset uncommitted and the batch is retried, not dead-lettered", async () => {
     await until(() => caughtUp(admin, groupId, inputTopics), { timeoutMs: 20_000, what: "caught up before" });
     const committedBefore = await committedOffsets(admin, groupId, topics.drSignals);
