@@ -179,9 +179,13 @@ export async function runServicePolicies(
         sessionStartTs: iso(s.arrivalStep * stepS),
         sampledTs: iso(atS),
       };
-      if (informed.departureTs && s.informedDepartureStep !== null)
+      // The service refuses a departure not after the session start (a requested departure within
+      // the arrival's step lands on or before it on the grid) and a request above 1,000 kWh: an
+      // app would not send those, and one such sample would fail the whole batch.
+      if (informed.departureTs && s.informedDepartureStep !== null && s.informedDepartureStep > s.arrivalStep)
         input.departureTs = iso(s.informedDepartureStep * stepS);
-      if (informed.requestedEnergyKwh && s.informedEnergyKwh !== null) input.requestedEnergyKwh = s.informedEnergyKwh;
+      if (informed.requestedEnergyKwh && s.informedEnergyKwh !== null && s.informedEnergyKwh <= 1000)
+        input.requestedEnergyKwh = s.informedEnergyKwh;
       return input;
     };
     const siteBatch = (plant: TracePlant, report: TraceStepReport): MutationBatch => {
