@@ -20,7 +20,7 @@ LANGUAGE sql STABLE AS $$
   WITH bounded AS (
     -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i.
     SELECT s.session_id, s.site_id, s.charge_point_id, s.connector_id, s.rated_power_kw,
-           s.current_power_kw, s.soc_pct, s.session_start_ts,
+           s.current_power_kw, s.soc_pct, s.session_start_ts, coalesce(s.priority, 0) AS priority,
            least(b.min_rate_kw, s.rated_power_kw::numeric) AS lo,
            s.rated_power_kw::numeric AS hi,
            b.policy, b.ev_cap_kw, b.target_kw, b.tier_factor, b.price_tier, b.curtailment_pct,
@@ -30,10 +30,12 @@ LANGUAGE sql STABLE AS $$
     WHERE b.has_data                      -- no demand sample yet: no setpoints (SITE_DATA_MISSING)
   ),
   admission AS (
-    -- Rule 6: admit in order of session_start_ts, then session_id, while the running sum of lo
-    -- fits under the hard cap C. The first that does not fit, and all after it, get 0.
+    -- Rule 6 (and SPEC §10): admit in order of priority (higher first, unknown as 0), then
+    -- session_start_ts, then session_id, while the running sum of lo fits under the hard cap C.
+    -- The first that does not fit, and all after it, get 0. Every policy admits this way.
     SELECT bounded.*,
-           sum(lo) OVER (PARTITION BY site_id ORDER BY session_start_ts, session_id) <= ev_cap_kw AS admitted
+           sum(lo) OVER (PARTITION BY site_id ORDER BY priority DESC, session_start_ts, session_id) <= ev_cap_kw
+             AS admitted
     FROM bounded
   ),
   per_site AS (

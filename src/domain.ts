@@ -15,7 +15,8 @@
 //   boundary    a moment the allocation changes with no new event (a price interval or DR event
 //               starting or ending, a session or measurement going stale); the scheduler wakes then
 //   deadband    the smallest setpoint change worth a command (smaller cuts wait unless the cap needs them)
-//   admission   rule 6: when the minimums do not all fit, sessions are admitted oldest first
+//   admission   rule 6: when the minimums do not all fit, sessions are admitted by priority
+//               (higher first, unknown as 0), then oldest first
 //   water level the level L of WATER_FILL: every session gets clamp(L, lo, hi)
 //   outbox      the setpoint_commands table: one row per command, read through logical decoding
 //   slot        a PostgreSQL replication slot: the position of one reader of the change stream

@@ -32,6 +32,10 @@ export interface SampleSpec {
   ts?: string;
   ended?: string;
   cp?: string;
+  /** SPEC §9 priority (higher first); absent is unknown. */
+  priority?: number;
+  /** SPEC §9 bid_usd_kwh; absent is unknown (the site's reserve price applies). */
+  bid?: number;
 }
 
 export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void> {
@@ -46,13 +50,15 @@ export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void>
       s.start ?? T0,
       s.ts ?? T0,
       s.ended ?? null,
+      s.priority ?? null,
+      s.bid ?? null,
     );
-    const o = i * 8;
-    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, 'graphql')`;
+    const o = i * 10;
+    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, 'graphql')`;
   });
   await pool.query(
     `INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
-       current_power_kw, session_start_ts, sampled_ts, ended_ts, source) VALUES ${rows.join(", ")}`,
+       current_power_kw, session_start_ts, sampled_ts, ended_ts, priority, bid_usd_kwh, source) VALUES ${rows.join(", ")}`,
     values,
   );
 }

@@ -97,6 +97,41 @@ describe("rules 5-7: admission and division", () => {
     expect(await activeAlerts(t.pool, site)).toEqual(["CAPACITY_SHORTFALL"]);
   });
 
+  test("admission by priority first (SPEC §10): a later high-priority session is admitted before earlier ones", async () => {
+    await demand(t.pool, site, { limit: 7, current: 0, ev: 0 });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, start: at(-300) },
+      { session: s("b"), site, rated: 22, start: at(-200), priority: 0 },
+      { session: s("c"), site, rated: 22, start: at(-100), priority: 5 },
+    ]);
+    // Order c (priority 5), then a (unknown, as 0) and b (0) by arrival: c and a fit, b does not.
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 3.5, limited_by: "SITE_LIMIT" });
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3.5, limited_by: "SITE_LIMIT" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 0, limited_by: "NOT_ADMITTED" });
+    expect(await activeAlerts(t.pool, site)).toEqual(["CAPACITY_SHORTFALL"]);
+  });
+
+  test("admission by priority: a negative priority goes after the unknown ones, in every policy", async () => {
+    await demand(t.pool, site, { limit: 7, current: 0, ev: 0 });
+    await t.pool.query("UPDATE sites SET policy = 'EQUAL_SHARE' WHERE site_id = $1", [site]);
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, start: at(-300), priority: -1 },
+      { session: s("b"), site, rated: 22, start: at(-200) },
+      { session: s("c"), site, rated: 22, start: at(-100) },
+    ]);
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 0, limited_by: "NOT_ADMITTED" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3.5 });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 3.5 });
+    // The priority changes: the allocation follows (a priority change alone reallocates).
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, start: at(-300), ts: at(1), priority: 1 }]);
+    const after = await setpointsOf(t.pool, site);
+    expect(after[s("a")]).toMatchObject({ setpoint_kw: 3.5 });
+    expect(after[s("b")]).toMatchObject({ setpoint_kw: 3.5 });
+    expect(after[s("c")]).toMatchObject({ setpoint_kw: 0, limited_by: "NOT_ADMITTED" });
+  });
+
   test("WATER_FILL: a session capped by its rated power releases the rest", async () => {
     await demand(t.pool, site, { limit: 30, current: 0, ev: 0 });
     await smallAndTwoLarge();
