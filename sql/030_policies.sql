@@ -1,9 +1,11 @@
 -- SPEC §3 rule 7: the allocation policies, one function each. session_allocation (040) calls the
 -- site's policy once per site with the admitted sessions in session_id order.
 --
--- The contract of a policy function allocate_<policy>(amount, lo, hi):
+-- The contract of a policy function allocate_<policy>(amount, lo, hi[, per-session inputs]):
 --   amount  what the site hands out: max(T, sum of lo), so amount >= sum(lo) always
 --   lo, hi  the sessions' bounds (rule 5), element i belongs to the i-th session
+--   …       a policy that reads more of a session (BID_WEIGHTED: its bid) takes one more array,
+--           in the same order
 --   returns the exact kW of each session, in the same order, with lo_i <= kW_i <= hi_i and
 --           sum(kW) <= max(amount, sum(lo)); rounding (rule 8) and limitedBy (rule 9) are done
 --           by session_allocation.
@@ -45,6 +47,88 @@ RETURNS numeric[]
 LANGUAGE sql IMMUTABLE AS $$
   SELECT array_agg(least(hi, greatest(lo, p_amount / nullif(cardinality(p_lo), 0))) ORDER BY i)
   FROM unnest(p_lo, p_hi) WITH ORDINALITY AS u (lo, hi, i)
+$$;
+
+-- Weighted max-min fill, the engine of BID_WEIGHTED (and WATER_FILL when every weight is 1):
+-- the level L >= 0 with sum(clamp(w_i * L, lo_i, hi_i)) = amount; each session with w_i > 0 gets
+-- clamp(w_i * L, lo_i, hi_i), each with w_i = 0 (or NULL) gets lo_i. If the amount is more than
+-- the sessions can take that way, the weighted ones are all at hi_i. If it is less than sum(lo)
+-- (outside the contract), all get lo_i.
+-- f(L) = sum(clamp(w_i * L, lo_i, hi_i)) is continuous, nondecreasing and linear between the
+-- breakpoints lo_i/w_i (session i starts rising: slope +w_i, its constant lo_i leaves) and
+-- hi_i/w_i (it stops: slope -w_i, its constant hi_i comes in). Sorted by breakpoint, running sums
+-- give f's constant and slope just after each breakpoint p (ties included: the window frame takes
+-- peers), so f(p) = const + slope * p. f(smallest p) = sum(lo) <= amount. L is on the segment of
+-- the largest p with f(p) <= amount: L = p + (amount - f(p)) / slope; slope 0 there means past
+-- the last breakpoint (every weighted session at hi): L = p. O(n log n), no iteration.
+CREATE OR REPLACE FUNCTION allocate_weighted_fill(p_amount numeric, p_lo numeric[], p_hi numeric[],
+  p_weight numeric[])
+RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+  WITH sessions AS (
+    SELECT i, lo, hi, greatest(coalesce(w, 0), 0) AS w
+    FROM unnest(p_lo, p_hi, p_weight) WITH ORDINALITY AS u (lo, hi, w, i)
+  ),
+  breakpoints AS (
+    SELECT lo / w AS at, w AS d_slope, -lo AS d_const FROM sessions WHERE w > 0
+    UNION ALL
+    SELECT hi / w, -w, hi FROM sessions WHERE w > 0
+  ),
+  curve AS (
+    SELECT at,
+           (SELECT sum(lo) FROM sessions) + sum(d_const) OVER by_at AS const,
+           sum(d_slope) OVER by_at AS slope
+    FROM breakpoints
+    WINDOW by_at AS (ORDER BY at)
+  ),
+  water AS (
+    SELECT at + CASE WHEN slope > 0 THEN (p_amount - (const + slope * at)) / slope ELSE 0 END AS level
+    FROM curve
+    WHERE const + slope * at <= p_amount
+    ORDER BY at DESC
+    LIMIT 1
+  )
+  -- Compared with the breakpoints themselves (not w * L with hi), so a session whose breakpoint
+  -- is the level gets exactly lo or hi, whatever numeric's division rounded.
+  SELECT array_agg(CASE
+           WHEN s.w = 0 OR w.level IS NULL OR w.level <= s.lo / s.w THEN s.lo
+           WHEN w.level >= s.hi / s.w THEN s.hi
+           ELSE least(s.hi, greatest(s.lo, s.w * w.level))
+         END ORDER BY s.i)
+  FROM sessions s LEFT JOIN water w ON true
+$$;
+
+-- BID_WEIGHTED (SPEC §10, the seed's "continuous auction"): above the minimums, the amount is
+-- divided in proportion to the bids: weighted max-min, allocate_weighted_fill with w_i = bid_i
+-- (USD/kWh). session_allocation passes the bid of each session, or the site's reserve price for
+-- one without a bid (sites.reserve_bid_usd_kwh, NULL meaning the current tariff price). A bid of
+-- 0 gets its minimum while a bidder can still take more; what is left once every bidder is at
+-- its rated power goes to the zero bids, water-filled (nothing is wasted). No bid above 0 at all:
+-- plain WATER_FILL. Equal bids: WATER_FILL.
+CREATE OR REPLACE FUNCTION allocate_bid_weighted(p_amount numeric, p_lo numeric[], p_hi numeric[],
+  p_bid numeric[])
+RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+  WITH bidders AS (
+    SELECT i, lo, hi, coalesce(bid, 0) > 0 AS bids, kw
+    FROM unnest(p_lo, p_hi, p_bid, allocate_weighted_fill(p_amount, p_lo, p_hi, p_bid))
+           WITH ORDINALITY AS u (lo, hi, bid, kw, i)
+  ),
+  saturated AS (
+    -- A session at its breakpoint hi/w gets hi itself, so this is exact.
+    SELECT coalesce(bool_and(kw >= hi) FILTER (WHERE bids), true) AS all_at_hi FROM bidders
+  )
+  SELECT CASE
+    WHEN sat.all_at_hi THEN
+      -- The bidders keep their share (lo = hi = kw, weight 0); the zero bids share the rest.
+      allocate_weighted_fill(p_amount,
+        array_agg(CASE WHEN b.bids THEN b.kw ELSE b.lo END ORDER BY b.i),
+        array_agg(CASE WHEN b.bids THEN b.kw ELSE b.hi END ORDER BY b.i),
+        array_agg(CASE WHEN b.bids THEN 0 ELSE 1 END::numeric ORDER BY b.i))
+    ELSE array_agg(b.kw ORDER BY b.i)
+  END
+  FROM bidders b CROSS JOIN saturated sat
+  GROUP BY sat.all_at_hi
 $$;
 
 -- What session_allocation calls for a policy it does not know: an error naming the policy and the

@@ -23,9 +23,13 @@ LANGUAGE sql STABLE AS $$
            s.current_power_kw, s.soc_pct, s.session_start_ts, coalesce(s.priority, 0) AS priority,
            least(b.min_rate_kw, s.rated_power_kw::numeric) AS lo,
            s.rated_power_kw::numeric AS hi,
+           -- BID_WEIGHTED's weight: the session's bid, else the site's reserve price, else the
+           -- tariff price in force (SPEC §10); a negative price bids 0.
+           greatest(0, coalesce(s.bid_usd_kwh, st.reserve_bid_usd_kwh, b.price_usd_kwh))::numeric AS bid,
            b.policy, b.ev_cap_kw, b.target_kw, b.tier_factor, b.price_tier, b.curtailment_pct,
            b.dr_event_id
     FROM site_bounds(p_sites, p_now) b
+    JOIN sites st ON st.site_id = b.site_id
     JOIN sessions s ON s.site_id = b.site_id AND s.ended_at IS NULL AND s.site_id = ANY (p_sites)
     WHERE b.has_data                      -- no demand sample yet: no setpoints (SITE_DATA_MISSING)
   ),
@@ -44,7 +48,8 @@ LANGUAGE sql STABLE AS $$
            greatest(min(target_kw), sum(lo)) AS amount,
            array_agg(session_id ORDER BY session_id) AS session_ids,
            array_agg(lo ORDER BY session_id) AS lo,
-           array_agg(hi ORDER BY session_id) AS hi
+           array_agg(hi ORDER BY session_id) AS hi,
+           array_agg(bid ORDER BY session_id) AS bid
     FROM admission
     WHERE admitted
     GROUP BY site_id, policy
@@ -59,6 +64,7 @@ LANGUAGE sql STABLE AS $$
       CASE p.policy
         WHEN 'WATER_FILL' THEN allocate_water_fill(p.amount, p.lo, p.hi)
         WHEN 'EQUAL_SHARE' THEN allocate_equal_share(p.amount, p.lo, p.hi)
+        WHEN 'BID_WEIGHTED' THEN allocate_bid_weighted(p.amount, p.lo, p.hi, p.bid)
         ELSE allocation_policy_unknown(p.policy, p.site_id)
       END) AS d (session_id, exact_kw)
   ),

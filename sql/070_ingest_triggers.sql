@@ -236,5 +236,5 @@ $$;
 DROP TRIGGER IF EXISTS site_settings_changed ON sites;
 CREATE TRIGGER site_settings_changed AFTER UPDATE OF policy, min_rate_kw, factor_off_peak, factor_mid_peak,
   factor_on_peak, factor_critical_peak, deviation_threshold_kw, deviation_grace_s, deadband_kw,
-  session_timeout_s, stale_timeout_s ON sites
+  session_timeout_s, stale_timeout_s, reserve_bid_usd_kwh ON sites
 FOR EACH ROW EXECUTE FUNCTION on_site_settings();

@@ -28,7 +28,7 @@
 export const PRICE_TIERS = ["OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"] as const;
 export type PriceTier = (typeof PRICE_TIERS)[number];
 
-export const ALLOCATION_POLICIES = ["WATER_FILL", "EQUAL_SHARE"] as const;
+export const ALLOCATION_POLICIES = ["WATER_FILL", "EQUAL_SHARE", "BID_WEIGHTED"] as const;
 export type AllocationPolicy = (typeof ALLOCATION_POLICIES)[number];
 
 export const SETPOINT_LIMITS = [

@@ -18,7 +18,7 @@ const kw = (max: number) =>
   fc.double({ min: 0, max, noNaN: true, noDefaultInfinity: true }).map((x) => Math.round(x * 1000) / 1000);
 
 const siteArbitrary = fc.record({
-  policy: fc.constantFrom("WATER_FILL", "EQUAL_SHARE"),
+  policy: fc.constantFrom("WATER_FILL", "EQUAL_SHARE", "BID_WEIGHTED"),
   minRate: fc.constantFrom(0, 1.4, 3, 6, 11),
   limit: kw(500),
   building: kw(300),
@@ -27,6 +27,9 @@ const siteArbitrary = fc.record({
   drPct: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
   baseline: fc.option(kw(400), { nil: null }),
   rated: fc.array(fc.oneof(fc.constantFrom(3.7, 7.4, 11, 22, 50, 150), kw(350)), { minLength: 1, maxLength: 25 }),
+  // The i-th session's bid (absent: the reserve price, here the tariff price) and priority.
+  bids: fc.array(fc.option(fc.constantFrom(0, 0.05, 0.1, 0.3, 1, 2.5), { nil: undefined }), { maxLength: 25 }),
+  priorities: fc.array(fc.option(fc.integer({ min: -2, max: 2 }), { nil: undefined }), { maxLength: 25 }),
 });
 
 type SiteCase = typeof siteArbitrary extends fc.Arbitrary<infer T> ? T : never;
@@ -37,6 +40,8 @@ interface Row {
   limited_by: string;
   rated_power_kw: number;
   session_start_ts: Date;
+  bid: number;
+  priority: number;
 }
 
 async function allocate(c: SiteCase): Promise<{ cap: number; target: number; minRate: number; rows: Row[] }> {
@@ -53,12 +58,21 @@ async function allocate(c: SiteCase): Promise<{ cap: number; target: number; min
     await dr(t.pool, site, { pct: c.drPct, baseline: c.baseline ?? 0, start: at(-60), end: at(3600) });
   await samples(
     t.pool,
-    c.rated.map((rated, i) => ({ session: `${site}-${String(i).padStart(2, "0")}`, site, rated, start: at(i) })),
+    c.rated.map((rated, i) => ({
+      session: `${site}-${String(i).padStart(2, "0")}`,
+      site,
+      rated,
+      start: at(i),
+      bid: c.bids[i],
+      priority: c.priorities[i],
+    })),
   );
   const { rows: siteRows } = await t.pool.query("SELECT ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site]);
   const { rows } = await t.pool.query<Row>(
-    `SELECT sp.session_id, sp.setpoint_kw, sp.limited_by, s.rated_power_kw, s.session_start_ts
-     FROM setpoints sp JOIN sessions s USING (session_id) WHERE sp.site_id = $1 ORDER BY s.session_start_ts`,
+    `SELECT sp.session_id, sp.setpoint_kw, sp.limited_by, s.rated_power_kw, s.session_start_ts,
+            coalesce(s.bid_usd_kwh, st.price_usd_kwh) AS bid, coalesce(s.priority, 0) AS priority
+     FROM setpoints sp JOIN sessions s USING (session_id) JOIN sites st ON st.site_id = sp.site_id
+     WHERE sp.site_id = $1 ORDER BY coalesce(s.priority, 0) DESC, s.session_start_ts`,
     [site],
   );
   return { cap: siteRows[0].ev_cap_kw, target: siteRows[0].target_kw, minRate: c.minRate, rows };
@@ -86,24 +100,46 @@ test("invariants of SPEC §3 hold for random sites", async () => {
       // Every admitted session gets at least its lo_i (rounded down to 0.01).
       for (const r of admitted)
         expect(r.setpoint_kw).toBeGreaterThanOrEqual(floor2(Math.min(minRate, r.rated_power_kw)) - EPS);
-      // Admission is a prefix in arrival order, and the first one left out really did not fit.
+      // Admission is a prefix in (priority, arrival) order, and the first one left out really did not fit.
       const firstOut = rows.findIndex((r) => r.limited_by === "NOT_ADMITTED");
       if (firstOut >= 0) {
         expect(rows.slice(firstOut).every((r) => r.limited_by === "NOT_ADMITTED")).toBe(true);
         const los = rows.slice(0, firstOut + 1).reduce((s, r) => s + Math.min(minRate, r.rated_power_kw), 0);
         expect(los).toBeGreaterThan(cap - EPS);
       }
-      if (c.policy === "WATER_FILL" && admitted.length > 0) {
+      if (c.policy !== "EQUAL_SHARE" && admitted.length > 0) {
         const sumLo = admitted.reduce((s, r) => s + Math.min(minRate, r.rated_power_kw), 0);
         const sumHi = admitted.reduce((s, r) => s + r.rated_power_kw, 0);
         const amount = Math.max(target, sumLo);
         // Nothing wasted: the whole amount is handed out, up to what the sessions can take.
         expect(total).toBeGreaterThanOrEqual(Math.min(amount, sumHi) - 0.01 * admitted.length - 1e-6);
+      }
+      if (c.policy === "WATER_FILL" && admitted.length > 0) {
         // Max-min fair: a session below its rated power is not below anyone else (beyond rounding).
         const highest = Math.max(...admitted.map((r) => r.setpoint_kw));
         for (const r of admitted) {
           if (r.setpoint_kw < r.rated_power_kw - 0.01)
             expect(r.setpoint_kw).toBeGreaterThanOrEqual(highest - 0.01 - EPS);
+        }
+      }
+      if (c.policy === "BID_WEIGHTED") {
+        // Weighted max-min: the sessions between their bounds get kW in proportion to their bids
+        // (one level L = kW / bid, beyond rounding down to 0.01); one held at its minimum would
+        // not get more at L; one below rated power with a bid of 0 is at its minimum while a
+        // bidder is below its rated power.
+        const lo = (r: Row) => Math.min(minRate, r.rated_power_kw);
+        const free = admitted.filter(
+          (r) => r.bid > 0 && r.setpoint_kw > lo(r) + 0.01 && r.setpoint_kw < r.rated_power_kw - 0.01,
+        );
+        if (free.length > 0) {
+          const low = Math.max(...free.map((r) => r.setpoint_kw / r.bid));
+          const high = Math.min(...free.map((r) => (r.setpoint_kw + 0.01) / r.bid));
+          expect(low).toBeLessThanOrEqual(high + 1e-6);
+          for (const r of admitted) {
+            if (r.bid > 0 && r.setpoint_kw <= lo(r) + 0.01 && r.rated_power_kw > lo(r) + 0.01)
+              expect(r.bid * low).toBeLessThanOrEqual(lo(r) + 0.01 + 1e-6);
+            if (r.bid === 0) expect(r.setpoint_kw).toBeLessThanOrEqual(lo(r) + EPS);
+          }
         }
       }
     }),

@@ -150,6 +150,58 @@ describe("rules 5-7: admission and division", () => {
     expect(sp[s("b")]).toMatchObject({ setpoint_kw: 10 });
   });
 
+  test("BID_WEIGHTED: shares in proportion to the bids; no bid bids the reserve price (default the tariff price)", async () => {
+    await demand(t.pool, site, { limit: 50, current: 0, ev: 0 });
+    await t.pool.query("UPDATE sites SET policy = 'BID_WEIGHTED' WHERE site_id = $1", [site]);
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, bid: 0.1 },
+      { session: s("b"), site, rated: 22, bid: 0.3 },
+      { session: s("c"), site, rated: 22 },
+    ]);
+    // No price interval: c bids the default 0.10. 0.1 L + 0.3 L + 0.1 L = 50 would give b 30 kW:
+    // b is capped at 22 and a and c share 28 by their equal bids (L = 140).
+    let sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 14, limited_by: "SITE_LIMIT" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 14, limited_by: "SITE_LIMIT" });
+
+    // A reserve price of 0.20 on the site: 0.1 L + 22 + 0.2 L = 50, L = 93.33…
+    await t.pool.query("UPDATE sites SET reserve_bid_usd_kwh = 0.2 WHERE site_id = $1", [site]);
+    sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 9.33, limited_by: "SITE_LIMIT" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 18.66, limited_by: "SITE_LIMIT" });
+
+    // Reserve back to "the tariff price" and a 0.30 price in force: c bids 0.30 like b, and
+    // 0.7 L = 50 binds no one: 1:3:3 of 50, rounded down.
+    await t.pool.query("UPDATE sites SET reserve_bid_usd_kwh = NULL WHERE site_id = $1", [site]);
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.3, from: at(-60), to: at(3600) });
+    sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 7.14, limited_by: "SITE_LIMIT" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 21.42, limited_by: "SITE_LIMIT" });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 21.42, limited_by: "SITE_LIMIT" });
+  });
+
+  test("BID_WEIGHTED: a bid of 0 is held at its minimum (MIN_RATE), the price tier still sets the amount", async () => {
+    await demand(t.pool, site, { limit: 40, current: 0, ev: 0 });
+    await t.pool.query("UPDATE sites SET policy = 'BID_WEIGHTED' WHERE site_id = $1", [site]);
+    await price(t.pool, site, { tier: "MID_PEAK", usd: 0.2, from: at(-60), to: at(3600) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, bid: 0 },
+      { session: s("b"), site, rated: 22, bid: 0.5 },
+    ]);
+    // T = 40 * 0.8 = 32: a keeps its 3 kW minimum, b takes 22 (rated), 7 kW more go to a.
+    let sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 10, limited_by: "PRICE_TIER" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
+    // A third bidder: the zero bid is back at its minimum.
+    await samples(t.pool, [{ session: s("c"), site, rated: 22, bid: 0.5 }]);
+    sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 14.5, limited_by: "PRICE_TIER" });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 14.5, limited_by: "PRICE_TIER" });
+  });
+
   test("MIN_RATE when the price target is below the sum of minimums", async () => {
     await demand(t.pool, site, { limit: 20, current: 0, ev: 0 });
     await price(t.pool, site, { tier: "CRITICAL_PEAK", from: at(-60), to: at(3600) });
