@@ -29,7 +29,10 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     measuredTs: t.field({ type: "DateTime", nullable: true, resolve: (s) => s.measured_ts }),
     buildingLoadKw: t.exposeFloat("building_load_kw", { nullable: true, description: "B = max(0, demand - EV load)" }),
     evCapKw: t.exposeFloat("ev_cap_kw", { nullable: true, description: "Hard EV cap C" }),
-    targetKw: t.exposeFloat("target_kw", { nullable: true, description: "Soft target T = C x tier factor" }),
+    targetKw: t.exposeFloat("target_kw", {
+      nullable: true,
+      description: "Soft target T = min(C, C0 x tier factor), C0 the cap before DR",
+    }),
     priceTier: t.field({ type: PriceTierEnum, resolve: (s) => s.price_tier }),
     priceUsdKwh: t.exposeFloat("price_usd_kwh"),
     curtailmentPct: t.exposeFloat("curtailment_pct"),

@@ -80,6 +80,25 @@ describe("rule 4: price tiers", () => {
     await samples(t.pool, [{ session: s("a"), site, rated: 100 }]);
     expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 50, limited_by: "PRICE_TIER" });
   });
+
+  test("price and DR do not stack: T = min(C, C0 x factor), C0 the cap before DR", async () => {
+    // B = 20, C0 = 80; DR 50 %: C = 40; ON_PEAK 0.5: C0 x 0.5 = 40, so T = 40 (not C x 0.5 = 20).
+    await demand(t.pool, site, { limit: 100, current: 20, ev: 0 });
+    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(3600) });
+    await dr(t.pool, site, { pct: 50, start: at(-60), end: at(3600) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 100 }]);
+    const target = async () =>
+      (await t.pool.query("SELECT ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site])).rows[0];
+    expect(await target()).toEqual({ ev_cap_kw: 40, target_kw: 40 });
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 40 });
+    // DR 75 %: C = 20 < C0 x 0.5 = 40, so the DR cap binds: T = C = 20.
+    await dr(t.pool, site, { pct: 75, start: at(-60), end: at(3600), signal: at(1) });
+    expect(await target()).toEqual({ ev_cap_kw: 20, target_kw: 20 });
+    // DR 25 %: C = 60 > 40, so the price binds: T = 40 (stacked it would be 30).
+    await dr(t.pool, site, { pct: 25, start: at(-60), end: at(3600), signal: at(2) });
+    expect(await target()).toEqual({ ev_cap_kw: 60, target_kw: 40 });
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 40, limited_by: "PRICE_TIER" });
+  });
 });
 
 describe("rules 5-7: admission and division", () => {
