@@ -168,6 +168,46 @@ describe("commands and deadband", () => {
     expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 20.5, commanded_kw: 20.5 });
   });
 
+  test("a cut under the deadband waits while the commanded sum fits under C; then the largest go first", async () => {
+    const commandedSum = async () =>
+      (
+        await t.pool.query(
+          `SELECT sum(sp.commanded_kw)::float AS commanded, min(st.ev_cap_kw)::float AS cap
+           FROM setpoints sp JOIN sites st USING (site_id) WHERE sp.site_id = $1`,
+          [site],
+        )
+      ).rows[0];
+    await demand(t.pool, site, { limit: 100, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 20, ts: at(0) },
+      { session: s("b"), site, rated: 20, ts: at(0) },
+      { session: s("c"), site, rated: 20, ts: at(0) },
+    ]);
+    // The cars report slightly lower rated powers: cuts of 0.4, 0.3 and 0.1 kW, all under the
+    // 0.5 kW deadband, and 60 kW commanded still fits under C = 100: no command.
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 19.6, ts: at(1) },
+      { session: s("b"), site, rated: 19.7, ts: at(1) },
+      { session: s("c"), site, rated: 19.9, ts: at(1) },
+    ]);
+    let sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 19.6, commanded_kw: 20 });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 19.9, commanded_kw: 20 });
+    for (const x of ["a", "b", "c"]) expect(await commandsOf(t.pool, s(x))).toEqual([20]);
+    // C drops to 59.4: 60 kW commanded no longer fits (excess 0.6). The held-back cuts are issued
+    // largest first until it fits: a (0.4), then b (0.3); c's 0.1 kW cut still waits.
+    await demand(t.pool, site, { limit: 59.4, current: 0, ev: 0, ts: at(2) });
+    expect(await commandsOf(t.pool, s("a"))).toEqual([20, 19.6]);
+    expect(await commandsOf(t.pool, s("b"))).toEqual([20, 19.7]);
+    expect(await commandsOf(t.pool, s("c"))).toEqual([20]);
+    sp = await setpointsOf(t.pool, site);
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 19.9, commanded_kw: 20 });
+    expect(await commandedSum()).toEqual({ commanded: 59.3, cap: 59.4 });
+    // A cut of at least the deadband is always commanded, even when the sum fits.
+    await samples(t.pool, [{ session: s("c"), site, rated: 19.4, ts: at(3) }]);
+    expect(await commandsOf(t.pool, s("c"))).toEqual([20, 19.4]);
+  });
+
   test("an older site sample never overwrites a newer one", async () => {
     await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(10) });
     await demand(t.pool, site, { limit: 5, current: 0, ev: 0, ts: at(5) });
