@@ -141,14 +141,33 @@ BEGIN
     WHERE sp.site_id = ANY (p_sites)
       -- (a session that moved to another site is updated by the upsert below, not deleted)
       AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.session_id = sp.session_id)
+    RETURNING sp.*
+  ),
+  -- SPEC §3: a session that ended (explicitly or by timeout) gets one final command at 0 kW,
+  -- limitedBy SESSION_ENDED, so the CPMS releases its profile. Its setpoint row is gone, so no
+  -- later recompute sends another.
+  ended AS (
+    SELECT g.session_id, g.site_id, g.charge_point_id, g.connector_id, 0::numeric(10, 2) AS setpoint_kw,
+           g.commanded_kw AS old_commanded_kw, 'SESSION_ENDED'::text AS limited_by,
+           s.rated_power_kw, s.current_power_kw, s.soc_pct, st.price_tier, st.curtailment_pct
+    FROM gone g
+    JOIN sessions s ON s.session_id = g.session_id
+    JOIN sites st ON st.site_id = g.site_id
+    WHERE s.ended_at IS NOT NULL
   ),
   commands AS (
     INSERT INTO setpoint_commands (session_id, site_id, charge_point_id, connector_id, setpoint_kw,
       previous_kw, limited_by, rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, command_ts)
     SELECT session_id, site_id, charge_point_id, connector_id, setpoint_kw, old_commanded_kw, limited_by,
            rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, t
-    FROM changed
-    WHERE issues_command
+    FROM (
+      SELECT session_id, site_id, charge_point_id, connector_id, setpoint_kw, old_commanded_kw, limited_by,
+             rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct
+      FROM changed
+      WHERE issues_command
+      UNION ALL
+      SELECT * FROM ended
+    ) c
     ORDER BY site_id, session_id
   )
   INSERT INTO setpoints AS sp (session_id, site_id, charge_point_id, connector_id, setpoint_kw,

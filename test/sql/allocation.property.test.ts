@@ -178,8 +178,9 @@ test("the commanded sum of a site never exceeds C, over random event sequences",
           expect(rows[0].commanded).toBeLessThanOrEqual(rows[0].cap + EPS);
         }
         // Every command with a previous value moved to or from 0, by at least the deadband, or down.
+        // (The final SESSION_ENDED command of an ended session is apart: it is sent whatever it was.)
         const { rows: commands } = await t.pool.query<{ setpoint_kw: number; previous_kw: number | null }>(
-          "SELECT setpoint_kw, previous_kw FROM setpoint_commands WHERE site_id = $1 ORDER BY seq",
+          "SELECT setpoint_kw, previous_kw FROM setpoint_commands WHERE site_id = $1 AND limited_by <> 'SESSION_ENDED' ORDER BY seq",
           [site],
         );
         for (const c of commands) {

@@ -304,6 +304,62 @@ describe("time: deviation grace, session timeout, stale data", () => {
     await setClock(t.pool, T0);
   });
 
+  test("a session that ends, explicitly or by timeout, gets exactly one final command: 0 kW, SESSION_ENDED", async () => {
+    const commands = async (session: string) =>
+      (
+        await t.pool.query(
+          "SELECT setpoint_kw, previous_kw, limited_by FROM setpoint_commands WHERE session_id = $1 ORDER BY seq",
+          [session],
+        )
+      ).rows;
+    await setClock(t.pool, at(0));
+    await demand(t.pool, site, { limit: 40, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, ts: at(0) },
+      { session: s("b"), site, rated: 22, ts: at(0) },
+    ]);
+    // Explicit end (endSession writes session_ends_raw).
+    await setClock(t.pool, at(5));
+    await t.pool.query("INSERT INTO session_ends_raw (session_id, ended_at, source) VALUES ($1, $2, 'graphql')", [
+      s("a"),
+      at(5),
+    ]);
+    expect(await commands(s("a"))).toEqual([
+      { setpoint_kw: 20, previous_kw: null, limited_by: "SITE_LIMIT" },
+      { setpoint_kw: 0, previous_kw: 20, limited_by: "SESSION_ENDED" },
+    ]);
+    // Nothing more for it: not on a later sample (an explicit end is final), an end sent again,
+    // or another recompute.
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, ts: at(6) }]);
+    await t.pool.query("INSERT INTO session_ends_raw (session_id, ended_at, source) VALUES ($1, $2, 'graphql')", [
+      s("a"),
+      at(7),
+    ]);
+    await demand(t.pool, site, { limit: 41, current: 0, ev: 0, ts: at(8) });
+    expect(await commands(s("a"))).toHaveLength(2);
+    expect((await commands(s("b"))).map((c) => c.setpoint_kw)).toEqual([20, 22]);
+    // Timeout: no sample of b for 300 s.
+    await setClock(t.pool, at(300));
+    await t.pool.query("SELECT recompute_due_sites()");
+    expect(await commands(s("b"))).toEqual([
+      { setpoint_kw: 20, previous_kw: null, limited_by: "SITE_LIMIT" },
+      { setpoint_kw: 22, previous_kw: 20, limited_by: "RATED_POWER" },
+      { setpoint_kw: 0, previous_kw: 22, limited_by: "SESSION_ENDED" },
+    ]);
+    await demand(t.pool, site, { limit: 42, current: 0, ev: 0, ts: at(301) });
+    await t.pool.query("SELECT recompute_sites(ARRAY[$1])", [site]);
+    const { rows } = await t.pool.query(
+      "SELECT session_id, count(*)::int AS n FROM setpoint_commands WHERE site_id = $1 AND limited_by = 'SESSION_ENDED' GROUP BY 1 ORDER BY 1",
+      [site],
+    );
+    expect(rows).toEqual([
+      { session_id: s("a"), n: 1 },
+      { session_id: s("b"), n: 1 },
+    ]);
+    expect(await setpointsOf(t.pool, site)).toEqual({});
+    await setClock(t.pool, T0);
+  });
+
   test("STALE_SITE_DATA after the stale timeout; the last values are kept", async () => {
     await setClock(t.pool, at(0));
     await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(0) });
