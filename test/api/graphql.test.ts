@@ -125,12 +125,13 @@ describe("ingest and the numbers of SPEC §3", () => {
     );
     expect(d.data?.dispatchDemandResponse).toEqual({ drEventId: "dr-9", curtailmentPct: 80, baselineKw: 0 });
     s = await t.gql(
-      `{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw curtailmentPct } }`,
+      `{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw targetKw curtailmentPct } }`,
     );
-    // C = 100 * 0.2 = 20, T = 20 * 0.5 = 10.
+    // C = 100 * 0.2 = 20; T = min(C, C0 * 0.5) = min(20, 50) = 20: price and DR do not stack
+    // (SPEC §3 rule 4 as amended; stacked, T was 20 * 0.5 = 10).
     expect(s.data).toMatchObject({
-      setpoints: [{ setpointKw: 10, curtailmentPct: 80 }],
-      site: { evCapKw: 20, curtailmentPct: 80 },
+      setpoints: [{ setpointKw: 20, curtailmentPct: 80 }],
+      site: { evCapKw: 20, targetKw: 20, curtailmentPct: 80 },
     });
   });
 
