@@ -31,6 +31,7 @@ export interface SitesTable {
   deadband_kw: ColumnType<number, number | undefined, number>;
   session_timeout_s: ColumnType<number, number | undefined, number>;
   stale_timeout_s: ColumnType<number, number | undefined, number>;
+  over_demand_hysteresis_pct: ColumnType<number, number | undefined, number>;
   demand_limit_kw: number | null;
   current_demand_kw: number | null;
   ev_load_kw: number | null;

@@ -45,6 +45,9 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     deadbandKw: t.exposeFloat("deadband_kw"),
     sessionTimeoutSeconds: t.exposeInt("session_timeout_s"),
     staleTimeoutSeconds: t.exposeInt("stale_timeout_s"),
+    overDemandHysteresisPct: t.exposeFloat("over_demand_hysteresis_pct", {
+      description: "SITE_OVER_DEMAND clears only below the limit minus this percentage of it",
+    }),
     nextBoundaryAt: t.field({
       type: "DateTime",
       nullable: true,
@@ -98,6 +101,7 @@ const SiteConfigInput = builder.inputType("SiteConfigInput", {
     deadbandKw: t.float(),
     sessionTimeoutSeconds: t.int(),
     staleTimeoutSeconds: t.int(),
+    overDemandHysteresisPct: t.float(),
   }),
 });
 
@@ -121,6 +125,7 @@ function checkSiteConfig(input: ConfigInput): Issue[] {
   range("deadbandKw", input.deadbandKw, 0, 1000);
   range("sessionTimeoutSeconds", input.sessionTimeoutSeconds, 1, 7 * 86_400, true);
   range("staleTimeoutSeconds", input.staleTimeoutSeconds, 1, 7 * 86_400, true);
+  range("overDemandHysteresisPct", input.overDemandHysteresisPct, 0, 50);
   return issues;
 }
 
@@ -189,6 +194,7 @@ builder.mutationFields((t) => ({
         deadbandKw: orUndefined(input.deadbandKw),
         sessionTimeoutSeconds: orUndefined(input.sessionTimeoutSeconds),
         staleTimeoutSeconds: orUndefined(input.staleTimeoutSeconds),
+        overDemandHysteresisPct: orUndefined(input.overDemandHysteresisPct),
       });
     },
   }),

@@ -147,14 +147,23 @@ describe("ingest and the numbers of SPEC §3", () => {
       { sessionId: "g4-c", setpointKw: 13.15 },
     ]);
     const c = await t.gql(
-      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id policy minRateKw deadbandKw priceTierFactors { onPeak } } }`,
-      { input: { siteId: "g4", policy: "EQUAL_SHARE", deadbandKw: 1, priceTierFactors: { ON_PEAK: 0.6 } } },
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id policy minRateKw deadbandKw overDemandHysteresisPct priceTierFactors { onPeak } } }`,
+      {
+        input: {
+          siteId: "g4",
+          policy: "EQUAL_SHARE",
+          deadbandKw: 1,
+          overDemandHysteresisPct: 5,
+          priceTierFactors: { ON_PEAK: 0.6 },
+        },
+      },
     );
     expect(c.data?.configureSite).toEqual({
       id: "g4",
       policy: "EQUAL_SHARE",
       minRateKw: 3,
       deadbandKw: 1,
+      overDemandHysteresisPct: 5,
       priceTierFactors: { onPeak: 0.6 },
     });
     s = await t.gql(`{ setpoints(siteId: "g4") { sessionId setpointKw } }`);
@@ -290,6 +299,12 @@ describe("bad input is rejected, named, and leaves no trace", () => {
       `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
       { input: { siteId: "b2", priceTierFactors: { ON_PEAK: 1.5 } } },
       "priceTierFactors.ON_PEAK",
+    ],
+    [
+      "an over-demand hysteresis above 50 %",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", overDemandHysteresisPct: 51 } },
+      "overDemandHysteresisPct",
     ],
   ])("%s", async (_name, query, variables, field) => {
     const before = await rawCount();

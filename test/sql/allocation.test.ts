@@ -227,6 +227,38 @@ describe("alerts", () => {
     expect(rows[0].status).toBe("CLEARED");
   });
 
+  test("SITE_OVER_DEMAND hysteresis: raised above the limit, cleared only below limit - 2 %", async () => {
+    const rows = async () =>
+      (await t.pool.query("SELECT status, message FROM alerts WHERE site_id = $1 ORDER BY id", [site])).rows;
+    await demand(t.pool, site, { limit: 100, current: 100, ev: 0, ts: at(0) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]); // at the limit: not over it
+    await demand(t.pool, site, { limit: 100, current: 101, ev: 0, ts: at(1) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    await demand(t.pool, site, { limit: 100, current: 99.5, ev: 0, ts: at(2) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    expect((await rows())[0].message).toContain("not yet below 98");
+    await demand(t.pool, site, { limit: 100, current: 98, ev: 0, ts: at(3) }); // not below 98
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    await demand(t.pool, site, { limit: 100, current: 97.9, ev: 0, ts: at(4) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    // Inside the band but not active: not raised again.
+    await demand(t.pool, site, { limit: 100, current: 99.5, ev: 0, ts: at(5) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    expect((await rows()).map((r) => r.status)).toEqual(["CLEARED"]);
+  });
+
+  test("SITE_OVER_DEMAND hysteresis is a site setting (0-50 %); changing it re-evaluates at once", async () => {
+    await t.pool.query("INSERT INTO sites (site_id, over_demand_hysteresis_pct) VALUES ($1, 10)", [site]);
+    await demand(t.pool, site, { limit: 100, current: 101, ev: 0, ts: at(0) });
+    await demand(t.pool, site, { limit: 100, current: 95, ev: 0, ts: at(1) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]); // 95 >= 90
+    await t.pool.query("UPDATE sites SET over_demand_hysteresis_pct = 0 WHERE site_id = $1", [site]);
+    expect(await activeAlerts(t.pool, site)).toEqual([]); // 95 <= 100: cleared with no hysteresis
+    await expect(
+      t.pool.query("UPDATE sites SET over_demand_hysteresis_pct = 51 WHERE site_id = $1", [site]),
+    ).rejects.toThrow(/over_demand_hysteresis_pct/);
+  });
+
   test("SITE_DATA_MISSING: sessions but no demand sample, so no setpoints", async () => {
     await samples(t.pool, [{ session: s("a"), site, rated: 11 }]);
     expect(await setpointsOf(t.pool, site)).toEqual({});
