@@ -259,6 +259,54 @@ describe("bad input is rejected, named, and leaves no trace", () => {
     expect(await rawCount()).toBe(before);
   });
 
+  test("recordSiteDemands: a batch, all or nothing, every bad item by index", async () => {
+    const DEMANDS = `mutation ($inputs: [SiteDemandInput!]!) { recordSiteDemands(inputs: $inputs) { accepted } }`;
+    const before = await rawCount();
+    const bad = await t.gql(DEMANDS, {
+      inputs: [
+        demandInput("b3-a", 50, 10, 0),
+        demandInput("b3-b", 50, -1, 0),
+        demandInput("b3-a", 50, 10, 0, "2999-01-01T00:00:00Z"),
+        { ...demandInput("b3-c", -5, 10, 0), evLoadKw: -2 },
+      ],
+    });
+    expect(bad.data).toBeNull();
+    const error = bad.errors?.[0];
+    expect(error?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(error?.message).toContain("inputs[1].currentDemandKw");
+    expect(error?.message).toContain("inputs[2].measuredTs");
+    expect(error?.message).toContain("inputs[3].evLoadKw");
+    const issues = error?.extensions?.issues as { index: number; field: string }[];
+    expect([...new Set(issues.map((i) => i.index))]).toEqual([1, 2, 3]);
+    expect(await rawCount()).toBe(before);
+    expect((await t.gql(`{ a: site(id: "b3-a") { id } }`)).data).toEqual({ a: null });
+
+    // All good: one statement; the newest sample of a site wins, whatever its place in the batch.
+    const ok = await t.gql(DEMANDS, {
+      inputs: [
+        demandInput("b3-a", 50, 30, 0, at(5)),
+        demandInput("b3-b", 80, 20, 5, at(0)),
+        demandInput("b3-a", 50, 10, 0, at(1)),
+      ],
+    });
+    expect(ok).toEqual({ data: { recordSiteDemands: { accepted: 3 } } });
+    expect(await rawCount()).toBe(before + 3);
+    const sites = await t.gql(
+      `{ a: site(id: "b3-a") { currentDemandKw evCapKw } b: site(id: "b3-b") { demandLimitKw buildingLoadKw evCapKw } }`,
+    );
+    expect(sites.data).toEqual({
+      a: { currentDemandKw: 30, evCapKw: 20 },
+      b: { demandLimitKw: 80, buildingLoadKw: 15, evCapKw: 65 },
+    });
+
+    const tooMany = await t.gql(DEMANDS, {
+      inputs: Array.from({ length: 10_001 }, () => demandInput("b3-a", 50, 1, 0)),
+    });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(tooMany.errors?.[0]?.message).toContain("at most 10000");
+    expect(await rawCount()).toBe(before + 3);
+  });
+
   test.each([
     ["negative demand", DEMAND, { input: demandInput("b2", 50, -1, 0) }, "currentDemandKw"],
     ["future timestamp", DEMAND, { input: demandInput("b2", 50, 1, 0, "2999-01-01T00:00:00Z") }, "measuredTs"],
