@@ -1,6 +1,6 @@
 -- SPEC §3 rules 1-4, one row per site: building load B, hard cap C, the DR event in force, the
--- price tier in force and the soft target T. Arithmetic in numeric so rounding never lifts a sum
--- over C. session_allocation (040) and recompute_sites (060) read it.
+-- price tier in force and the soft target T = min(C, C0 * factor). Arithmetic in numeric so
+-- rounding never lifts a sum over C. session_allocation (040) and recompute_sites (060) read it.
 
 CREATE OR REPLACE FUNCTION site_bounds(p_sites text[], p_now timestamptz)
 RETURNS TABLE (
@@ -25,7 +25,9 @@ LANGUAGE sql STABLE AS $$
     st.min_rate_kw::numeric,
     b.building_load_kw,
     cap.ev_cap_kw,
-    cap.ev_cap_kw * tier.factor,                    -- rule 4: soft target T = C * factor(tier)
+    -- Rule 4 (as amended): soft target T = min(C, C0 * factor(tier)), C0 the cap before DR, so a
+    -- price factor and a DR curtailment do not stack (stacked, they over-delivered the DR cut).
+    least(cap.ev_cap_kw, cap.c0 * tier.factor),
     tier.price_tier,
     tier.price_usd_kwh,
     tier.factor,
@@ -53,7 +55,8 @@ LANGUAGE sql STABLE AS $$
         c0 * (1 - dr.curtailment_pct::numeric / 100),
         greatest(0, dr.baseline_kw::numeric * (1 - dr.curtailment_pct::numeric / 100) - b.building_load_kw))
       ELSE c0 * (1 - dr.curtailment_pct::numeric / 100)
-    END AS ev_cap_kw
+    END AS ev_cap_kw,
+    c0
     FROM (SELECT greatest(0, st.demand_limit_kw::numeric - b.building_load_kw) AS c0) c
   ) cap
   -- Rule 4: the price interval in force (valid_from <= now < valid_to); the newest valid_from

@@ -20,11 +20,25 @@ BEGIN
       AND EXISTS (SELECT 1 FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL)
     UNION ALL
     -- Compared before any clamping: the tutorial clamped headroom at 0 first, so it never fired.
+    -- Hysteresis (SPEC §4): raised above the limit; once active, it holds until demand falls
+    -- below limit x (1 - over_demand_hysteresis_pct / 100), so it does not flap.
     SELECT 'SITE_OVER_DEMAND', st.site_id, NULL,
-           format('Site demand %s kW exceeds the demand limit of %s kW',
-                  round(st.current_demand_kw::numeric, 1), round(st.demand_limit_kw::numeric, 1))
+           CASE WHEN st.current_demand_kw > st.demand_limit_kw
+             THEN format('Site demand %s kW exceeds the demand limit of %s kW',
+                         round(st.current_demand_kw::numeric, 1), round(st.demand_limit_kw::numeric, 1))
+             ELSE format('Site demand %s kW is back at or under the demand limit of %s kW, not yet below %s kW (hysteresis %s %%)',
+                         round(st.current_demand_kw::numeric, 1), round(st.demand_limit_kw::numeric, 1),
+                         round(st.demand_limit_kw::numeric * (1 - st.over_demand_hysteresis_pct::numeric / 100), 2),
+                         st.over_demand_hysteresis_pct)
+           END
     FROM sites st
-    WHERE st.site_id = ANY (p_sites) AND st.current_demand_kw > st.demand_limit_kw
+    WHERE st.site_id = ANY (p_sites)
+      AND (st.current_demand_kw > st.demand_limit_kw
+           OR (st.current_demand_kw::numeric
+                 >= st.demand_limit_kw::numeric * (1 - st.over_demand_hysteresis_pct::numeric / 100)
+               AND EXISTS (SELECT 1 FROM alerts a
+                           WHERE a.type = 'SITE_OVER_DEMAND' AND a.site_id = st.site_id
+                             AND a.session_id IS NULL AND a.status = 'ACTIVE')))
     UNION ALL
     SELECT 'STALE_SITE_DATA', st.site_id, NULL,
            format('No site demand sample since %s (stale after %s s); the last values are kept',
@@ -68,3 +82,19 @@ BEGIN
 
 END
 $$;
+
+-- A change of the hysteresis setting re-evaluates the site's alerts at once (the allocation
+-- settings recompute the whole site: sql/070_ingest_triggers.sql, site_settings_changed).
+CREATE OR REPLACE FUNCTION on_site_alert_settings() RETURNS trigger
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan SET random_page_cost = 1.1
+AS $$
+BEGIN
+  PERFORM refresh_alerts(ARRAY[NEW.site_id], app_now());
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS site_alert_settings_changed ON sites;
+CREATE TRIGGER site_alert_settings_changed AFTER UPDATE OF over_demand_hysteresis_pct ON sites
+FOR EACH ROW EXECUTE FUNCTION on_site_alert_settings();

@@ -87,23 +87,47 @@ BEGIN
          b.curtailment_pct, b.dr_event_id);
 
   -- Setpoints and commands. The setpoint row always holds the computed value; a command (outbox
-  -- row) is issued by the deadband rule: on the first setpoint, on any decrease (the cap must
-  -- hold), on a rise of at least the site's deadband, and on any move to or from 0.
+  -- row) is issued by the deadband rule (SPEC §3 "Commands and deadband"): on the first setpoint,
+  -- on any move to or from 0, and on a rise or fall of at least the site's deadband. A smaller
+  -- rise waits. A smaller decrease waits too, unless the site's commanded values would then add
+  -- up to more than its hard cap C: then the held-back decreases are issued, largest first,
+  -- until the sum fits (it always does once all are issued, as the setpoints add up to at most C).
   WITH computed AS (
     SELECT a.*, sp.setpoint_kw AS old_kw, sp.commanded_kw AS old_commanded_kw,
            sp.limited_by AS old_limited_by, sp.price_tier AS old_price_tier,
-           sp.curtailment_pct AS old_curtailment_pct, st.deadband_kw
+           sp.curtailment_pct AS old_curtailment_pct, st.deadband_kw, st.ev_cap_kw
     FROM session_allocation(p_sites, t) a
     JOIN sites st ON st.site_id = a.site_id
     LEFT JOIN setpoints sp ON sp.session_id = a.session_id
   ),
-  decided AS (
+  required AS (
     SELECT computed.*,
            (old_commanded_kw IS NULL
-            OR setpoint_kw < old_commanded_kw
-            OR setpoint_kw >= old_commanded_kw + deadband_kw::numeric
-            OR (setpoint_kw = 0) <> (old_commanded_kw = 0)) AS issues_command
+            OR (setpoint_kw = 0) <> (old_commanded_kw = 0)
+            OR (setpoint_kw <> old_commanded_kw
+                AND abs(setpoint_kw - old_commanded_kw) >= deadband_kw::numeric)) AS required_command
     FROM computed
+  ),
+  held AS (
+    -- What each session's commanded value would be if only the required commands were issued,
+    -- the site's excess over C with those values, and each held-back decrease (cut > 0).
+    SELECT required.*,
+           CASE WHEN required_command THEN setpoint_kw ELSE old_commanded_kw END AS kept_kw,
+           CASE WHEN NOT required_command AND setpoint_kw < old_commanded_kw
+                THEN old_commanded_kw - setpoint_kw ELSE 0 END AS held_cut
+    FROM required
+  ),
+  ranked AS (
+    SELECT held.*,
+           sum(kept_kw) OVER (PARTITION BY site_id) - ev_cap_kw AS excess,
+           coalesce(sum(held_cut) OVER (PARTITION BY site_id ORDER BY held_cut DESC, session_id
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS cut_before
+    FROM held
+  ),
+  decided AS (
+    SELECT ranked.*,
+           (required_command OR (held_cut > 0 AND cut_before < excess)) AS issues_command
+    FROM ranked
   ),
   changed AS (
     SELECT * FROM decided
@@ -117,14 +141,33 @@ BEGIN
     WHERE sp.site_id = ANY (p_sites)
       -- (a session that moved to another site is updated by the upsert below, not deleted)
       AND NOT EXISTS (SELECT 1 FROM computed c WHERE c.session_id = sp.session_id)
+    RETURNING sp.*
+  ),
+  -- SPEC §3: a session that ended (explicitly or by timeout) gets one final command at 0 kW,
+  -- limitedBy SESSION_ENDED, so the CPMS releases its profile. Its setpoint row is gone, so no
+  -- later recompute sends another.
+  ended AS (
+    SELECT g.session_id, g.site_id, g.charge_point_id, g.connector_id, 0::numeric(10, 2) AS setpoint_kw,
+           g.commanded_kw AS old_commanded_kw, 'SESSION_ENDED'::text AS limited_by,
+           s.rated_power_kw, s.current_power_kw, s.soc_pct, st.price_tier, st.curtailment_pct
+    FROM gone g
+    JOIN sessions s ON s.session_id = g.session_id
+    JOIN sites st ON st.site_id = g.site_id
+    WHERE s.ended_at IS NOT NULL
   ),
   commands AS (
     INSERT INTO setpoint_commands (session_id, site_id, charge_point_id, connector_id, setpoint_kw,
       previous_kw, limited_by, rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, command_ts)
     SELECT session_id, site_id, charge_point_id, connector_id, setpoint_kw, old_commanded_kw, limited_by,
            rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, t
-    FROM changed
-    WHERE issues_command
+    FROM (
+      SELECT session_id, site_id, charge_point_id, connector_id, setpoint_kw, old_commanded_kw, limited_by,
+             rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct
+      FROM changed
+      WHERE issues_command
+      UNION ALL
+      SELECT * FROM ended
+    ) c
     ORDER BY site_id, session_id
   )
   INSERT INTO setpoints AS sp (session_id, site_id, charge_point_id, connector_id, setpoint_kw,

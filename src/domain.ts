@@ -9,7 +9,7 @@
 //   command     a setpoint change the CPMS must act on: an outbox row, a Kafka message and a
 //               setpointChanged event, all mapped from one definition (src/setpoints/command.ts)
 //   cap C       a site's hard EV capacity: demand limit minus building load, curtailed by DR
-//   target T    the soft amount handed out: the cap before DR times the price tier's factor
+//   target T    the soft amount handed out: min(C, the cap before DR times the price tier's factor)
 //   tier        OFF_PEAK, MID_PEAK, ON_PEAK or CRITICAL_PEAK: the price interval in force
 //   DR event    a utility demand-response curtailment in force for a time window
 //   boundary    a moment the allocation changes with no new event (a price interval or DR event
@@ -38,6 +38,7 @@ export const SETPOINT_LIMITS = [
   "PRICE_TIER",
   "DEMAND_RESPONSE",
   "SITE_LIMIT",
+  "SESSION_ENDED",
 ] as const;
 export type SetpointLimit = (typeof SETPOINT_LIMITS)[number];
 

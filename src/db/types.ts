@@ -32,6 +32,7 @@ export interface SitesTable {
   session_timeout_s: ColumnType<number, number | undefined, number>;
   stale_timeout_s: ColumnType<number, number | undefined, number>;
   reserve_bid_usd_kwh: number | null;
+  over_demand_hysteresis_pct: ColumnType<number, number | undefined, number>;
   demand_limit_kw: number | null;
   current_demand_kw: number | null;
   ev_load_kw: number | null;

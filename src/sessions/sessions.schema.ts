@@ -86,11 +86,11 @@ const SessionSampleInput = builder.inputType("SessionSampleInput", {
   }),
 });
 
-const IngestResultRef = builder.objectRef<{ accepted: number }>("IngestResult").implement({
+export const IngestResultRef = builder.objectRef<{ accepted: number }>("IngestResult").implement({
   fields: (t) => ({ accepted: t.exposeInt("accepted") }),
 });
 
-const MAX_BATCH = 10_000;
+export const MAX_BATCH = 10_000;
 
 builder.queryFields((t) => ({
   session: t.field({

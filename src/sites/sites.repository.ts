@@ -22,6 +22,7 @@ export interface SiteSettings {
   deadbandKw?: number;
   sessionTimeoutSeconds?: number;
   staleTimeoutSeconds?: number;
+  overDemandHysteresisPct?: number;
 }
 
 /** Creates the site if needed and applies the settings; the settings trigger recomputes it. */
@@ -41,6 +42,7 @@ export async function configureSite(db: Db, siteId: string, settings: SiteSettin
       deadband_kw: settings.deadbandKw,
       session_timeout_s: settings.sessionTimeoutSeconds,
       stale_timeout_s: settings.staleTimeoutSeconds,
+      over_demand_hysteresis_pct: settings.overDemandHysteresisPct,
     };
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     if (Object.keys(defined).length > 0) {

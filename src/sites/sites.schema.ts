@@ -4,9 +4,9 @@ import { builder } from "../graphql/builder.js";
 import { AllocationPolicyEnum, PriceTierEnum } from "../graphql/enums.js";
 import { insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
-import type { Issue } from "../ingest/validate.js";
+import { checkBatch, type Issue } from "../ingest/validate.js";
 import { findSessions } from "../sessions/sessions.repository.js";
-import { ChargingSessionRef } from "../sessions/sessions.schema.js";
+import { ChargingSessionRef, IngestResultRef, MAX_BATCH } from "../sessions/sessions.schema.js";
 import { SetpointRef } from "../setpoints/setpoints.schema.js";
 import type { SiteRow } from "./sites.js";
 import { configureSite, findSites } from "./sites.repository.js";
@@ -29,7 +29,10 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     measuredTs: t.field({ type: "DateTime", nullable: true, resolve: (s) => s.measured_ts }),
     buildingLoadKw: t.exposeFloat("building_load_kw", { nullable: true, description: "B = max(0, demand - EV load)" }),
     evCapKw: t.exposeFloat("ev_cap_kw", { nullable: true, description: "Hard EV cap C" }),
-    targetKw: t.exposeFloat("target_kw", { nullable: true, description: "Soft target T = C x tier factor" }),
+    targetKw: t.exposeFloat("target_kw", {
+      nullable: true,
+      description: "Soft target T = min(C, C0 x tier factor), C0 the cap before DR",
+    }),
     priceTier: t.field({ type: PriceTierEnum, resolve: (s) => s.price_tier }),
     priceUsdKwh: t.exposeFloat("price_usd_kwh"),
     curtailmentPct: t.exposeFloat("curtailment_pct"),
@@ -42,6 +45,9 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     deadbandKw: t.exposeFloat("deadband_kw"),
     sessionTimeoutSeconds: t.exposeInt("session_timeout_s"),
     staleTimeoutSeconds: t.exposeInt("stale_timeout_s"),
+    overDemandHysteresisPct: t.exposeFloat("over_demand_hysteresis_pct", {
+      description: "SITE_OVER_DEMAND clears only below the limit minus this percentage of it",
+    }),
     nextBoundaryAt: t.field({
       type: "DateTime",
       nullable: true,
@@ -95,6 +101,7 @@ const SiteConfigInput = builder.inputType("SiteConfigInput", {
     deadbandKw: t.float(),
     sessionTimeoutSeconds: t.int(),
     staleTimeoutSeconds: t.int(),
+    overDemandHysteresisPct: t.float(),
   }),
 });
 
@@ -118,6 +125,7 @@ function checkSiteConfig(input: ConfigInput): Issue[] {
   range("deadbandKw", input.deadbandKw, 0, 1000);
   range("sessionTimeoutSeconds", input.sessionTimeoutSeconds, 1, 7 * 86_400, true);
   range("staleTimeoutSeconds", input.staleTimeoutSeconds, 1, 7 * 86_400, true);
+  range("overDemandHysteresisPct", input.overDemandHysteresisPct, 0, 50);
   return issues;
 }
 
@@ -159,6 +167,23 @@ builder.mutationFields((t) => ({
       return site;
     },
   }),
+  recordSiteDemands: t.field({
+    type: IngestResultRef,
+    description: `All or nothing, in one statement: every bad item is reported by index. At most ${MAX_BATCH} items.`,
+    args: { inputs: t.arg({ type: [SiteDemandInput], required: true }) },
+    resolve: async (_root, args, ctx) => {
+      requireOperation(ctx.access, "ingest");
+      if (args.inputs.length > MAX_BATCH) {
+        throw badUserInput([
+          { field: "inputs", message: `holds ${args.inputs.length} items; at most ${MAX_BATCH} per batch` },
+        ]);
+      }
+      const checked = checkBatch(args.inputs, INPUT_STREAMS.siteDemand.check);
+      if (!checked.ok) throw badUserInput(checked.issues);
+      for (const demand of checked.value) requireSite(ctx.access, demand.siteId);
+      return { accepted: await insertStream(ctx.db, INPUT_STREAMS.siteDemand, checked.value) };
+    },
+  }),
   configureSite: t.field({
     type: SiteRef,
     description: "Creates the site if needed and changes its settings; setpoints follow at once.",
@@ -186,6 +211,7 @@ builder.mutationFields((t) => ({
         deadbandKw: orUndefined(input.deadbandKw),
         sessionTimeoutSeconds: orUndefined(input.sessionTimeoutSeconds),
         staleTimeoutSeconds: orUndefined(input.staleTimeoutSeconds),
+        overDemandHysteresisPct: orUndefined(input.overDemandHysteresisPct),
       });
     },
   }),

@@ -71,6 +71,17 @@ function operations(site: string): Op[] {
       variables: { i: { siteId: site, demandLimitKw: 40, currentDemandKw: 1, evLoadKw: 0, measuredTs: T0 } },
     },
     {
+      name: "recordSiteDemands",
+      kind: "ingest",
+      query: `mutation ($i: [SiteDemandInput!]!) { recordSiteDemands(inputs: $i) { accepted } }`,
+      variables: {
+        i: [
+          { siteId: site, demandLimitKw: 40, currentDemandKw: 2, evLoadKw: 0, measuredTs: T0 },
+          { siteId: site, demandLimitKw: 40, currentDemandKw: 3, evLoadKw: 0, measuredTs: T0 },
+        ],
+      },
+    },
+    {
       name: "publishPriceSignal",
       kind: "ingest",
       query: `mutation ($i: PriceSignalInput!) { publishPriceSignal(input: $i) { tariffId } }`,
@@ -169,6 +180,18 @@ describe("HTTP: role x operation x own/other site", () => {
     const r = await t.gql(
       `mutation ($i: [SessionSampleInput!]!) { recordSessionSamples(inputs: $i) { accepted } }`,
       { i: [sample("site-a", "mix-1"), sample("site-c", "mix-2")] },
+      bearer(TEST_KEYS.siteIngest),
+    );
+    expect(r.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect(await state()).toBe(before);
+  });
+
+  test("a demand batch with one item for another site is refused whole", async () => {
+    const before = await state();
+    const demand = (siteId: string) => ({ siteId, demandLimitKw: 40, currentDemandKw: 4, evLoadKw: 0, measuredTs: T0 });
+    const r = await t.gql(
+      `mutation ($i: [SiteDemandInput!]!) { recordSiteDemands(inputs: $i) { accepted } }`,
+      { i: [demand("site-a"), demand("site-c")] },
       bearer(TEST_KEYS.siteIngest),
     );
     expect(r.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");

@@ -125,12 +125,13 @@ describe("ingest and the numbers of SPEC §3", () => {
     );
     expect(d.data?.dispatchDemandResponse).toEqual({ drEventId: "dr-9", curtailmentPct: 80, baselineKw: 0 });
     s = await t.gql(
-      `{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw curtailmentPct } }`,
+      `{ setpoints(siteId: "g3") { setpointKw limitedBy curtailmentPct } site(id: "g3") { evCapKw targetKw curtailmentPct } }`,
     );
-    // C = 100 * 0.2 = 20, T = 20 * 0.5 = 10.
+    // C = 100 * 0.2 = 20; T = min(C, C0 * 0.5) = min(20, 50) = 20: price and DR do not stack
+    // (SPEC §3 rule 4 as amended; stacked, T was 20 * 0.5 = 10).
     expect(s.data).toMatchObject({
-      setpoints: [{ setpointKw: 10, curtailmentPct: 80 }],
-      site: { evCapKw: 20, curtailmentPct: 80 },
+      setpoints: [{ setpointKw: 20, curtailmentPct: 80 }],
+      site: { evCapKw: 20, targetKw: 20, curtailmentPct: 80 },
     });
   });
 
@@ -146,14 +147,23 @@ describe("ingest and the numbers of SPEC §3", () => {
       { sessionId: "g4-c", setpointKw: 13.15 },
     ]);
     const c = await t.gql(
-      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id policy minRateKw deadbandKw priceTierFactors { onPeak } } }`,
-      { input: { siteId: "g4", policy: "EQUAL_SHARE", deadbandKw: 1, priceTierFactors: { ON_PEAK: 0.6 } } },
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id policy minRateKw deadbandKw overDemandHysteresisPct priceTierFactors { onPeak } } }`,
+      {
+        input: {
+          siteId: "g4",
+          policy: "EQUAL_SHARE",
+          deadbandKw: 1,
+          overDemandHysteresisPct: 5,
+          priceTierFactors: { ON_PEAK: 0.6 },
+        },
+      },
     );
     expect(c.data?.configureSite).toEqual({
       id: "g4",
       policy: "EQUAL_SHARE",
       minRateKw: 3,
       deadbandKw: 1,
+      overDemandHysteresisPct: 5,
       priceTierFactors: { onPeak: 0.6 },
     });
     s = await t.gql(`{ setpoints(siteId: "g4") { sessionId setpointKw } }`);
@@ -296,6 +306,54 @@ describe("bad input is rejected, named, and leaves no trace", () => {
     expect(await rawCount()).toBe(before);
   });
 
+  test("recordSiteDemands: a batch, all or nothing, every bad item by index", async () => {
+    const DEMANDS = `mutation ($inputs: [SiteDemandInput!]!) { recordSiteDemands(inputs: $inputs) { accepted } }`;
+    const before = await rawCount();
+    const bad = await t.gql(DEMANDS, {
+      inputs: [
+        demandInput("b3-a", 50, 10, 0),
+        demandInput("b3-b", 50, -1, 0),
+        demandInput("b3-a", 50, 10, 0, "2999-01-01T00:00:00Z"),
+        { ...demandInput("b3-c", -5, 10, 0), evLoadKw: -2 },
+      ],
+    });
+    expect(bad.data).toBeNull();
+    const error = bad.errors?.[0];
+    expect(error?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(error?.message).toContain("inputs[1].currentDemandKw");
+    expect(error?.message).toContain("inputs[2].measuredTs");
+    expect(error?.message).toContain("inputs[3].evLoadKw");
+    const issues = error?.extensions?.issues as { index: number; field: string }[];
+    expect([...new Set(issues.map((i) => i.index))]).toEqual([1, 2, 3]);
+    expect(await rawCount()).toBe(before);
+    expect((await t.gql(`{ a: site(id: "b3-a") { id } }`)).data).toEqual({ a: null });
+
+    // All good: one statement; the newest sample of a site wins, whatever its place in the batch.
+    const ok = await t.gql(DEMANDS, {
+      inputs: [
+        demandInput("b3-a", 50, 30, 0, at(5)),
+        demandInput("b3-b", 80, 20, 5, at(0)),
+        demandInput("b3-a", 50, 10, 0, at(1)),
+      ],
+    });
+    expect(ok).toEqual({ data: { recordSiteDemands: { accepted: 3 } } });
+    expect(await rawCount()).toBe(before + 3);
+    const sites = await t.gql(
+      `{ a: site(id: "b3-a") { currentDemandKw evCapKw } b: site(id: "b3-b") { demandLimitKw buildingLoadKw evCapKw } }`,
+    );
+    expect(sites.data).toEqual({
+      a: { currentDemandKw: 30, evCapKw: 20 },
+      b: { demandLimitKw: 80, buildingLoadKw: 15, evCapKw: 65 },
+    });
+
+    const tooMany = await t.gql(DEMANDS, {
+      inputs: Array.from({ length: 10_001 }, () => demandInput("b3-a", 50, 1, 0)),
+    });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(tooMany.errors?.[0]?.message).toContain("at most 10000");
+    expect(await rawCount()).toBe(before + 3);
+  });
+
   test.each([
     ["negative demand", DEMAND, { input: demandInput("b2", 50, -1, 0) }, "currentDemandKw"],
     ["future timestamp", DEMAND, { input: demandInput("b2", 50, 1, 0, "2999-01-01T00:00:00Z") }, "measuredTs"],
@@ -351,6 +409,12 @@ describe("bad input is rejected, named, and leaves no trace", () => {
       `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
       { input: { siteId: "b2", priceTierFactors: { ON_PEAK: 1.5 } } },
       "priceTierFactors.ON_PEAK",
+    ],
+    [
+      "an over-demand hysteresis above 50 %",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", overDemandHysteresisPct: 51 } },
+      "overDemandHysteresisPct",
     ],
   ])("%s", async (_name, query, variables, field) => {
     const before = await rawCount();

@@ -66,7 +66,7 @@ describe("graphql-ws", () => {
       ["s1-a", 15],
       ["s1-b", 15],
     ]);
-    // The limit drops: both decrease (every decrease is a command).
+    // The limit drops: both decrease by at least the deadband, so both are commanded.
     await demand(t, "s1", 20, 0, 1);
     await mine.waitFor(4);
     expect(mine.events.slice(2).map((e) => e.setpointChanged.setpointKw)).toEqual([10, 10]);
@@ -76,6 +76,46 @@ describe("graphql-ws", () => {
     mine.dispose();
     other.dispose();
     all.dispose();
+    await client.dispose();
+  });
+
+  test("a session that ends (endSession, or a timeout) gets one final 0 kW SESSION_ENDED event", async () => {
+    const client = wsClient(t.wsUrl);
+    const mine = await collect<{
+      setpointChanged: { sessionId: string; setpointKw: number; commandedKw: number; limitedBy: string };
+    }>(client, SETPOINTS, { siteId: "s6" });
+    await demand(t, "s6", 40);
+    await plug(t, "s6", ["s6-a", "s6-b"]);
+    await mine.waitFor(2);
+    const ended = await t.gql(
+      `mutation ($id: ID!, $at: DateTime) { endSession(sessionId: $id, endedAt: $at) { id active } }`,
+      {
+        id: "s6-a",
+        at: new Date(Date.parse(T0) + 5_000).toISOString(),
+      },
+    );
+    expect(ended.errors).toBeUndefined();
+    // a's final command, then b's rise to its rated power (commands in session order).
+    await mine.waitFor(4);
+    expect(mine.events.slice(2).map((e) => e.setpointChanged)).toMatchObject([
+      { sessionId: "s6-a", setpointKw: 0, commandedKw: 0, limitedBy: "SESSION_ENDED" },
+      { sessionId: "s6-b", setpointKw: 22, commandedKw: 22, limitedBy: "RATED_POWER" },
+    ]);
+    // b times out: no sample for the site's 300 s session timeout.
+    await setClock(database.pool, new Date(Date.parse(T0) + 301_000).toISOString());
+    await database.pool.query("SELECT recompute_sites(ARRAY['s6'])");
+    await mine.waitFor(5);
+    expect(mine.events[4]?.setpointChanged).toMatchObject({
+      sessionId: "s6-b",
+      setpointKw: 0,
+      commandedKw: 0,
+      limitedBy: "SESSION_ENDED",
+    });
+    await setClock(database.pool, T0);
+    await demand(t, "s6", 41, 0, 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(mine.events).toHaveLength(5);
+    mine.dispose();
     await client.dispose();
   });
 
@@ -110,14 +150,14 @@ describe("graphql-ws", () => {
 
     const client = wsClient(t.wsUrl);
     const healthy = await collect<SetpointEvent>(client, SETPOINTS, { siteId: "s3" });
-    // 1,200 sessions, then nine cuts of the site limit: 12,000 commands, more than a subscriber
-    // may buffer (10,000). The healthy subscriber keeps up with each step.
+    // 1,200 sessions, then nine cuts of the site limit, each at least the deadband per session:
+    // 12,000 commands, more than a subscriber may buffer (10,000). The healthy subscriber keeps up with each step.
     await demand(t, "s3", 100_000);
     const ids = Array.from({ length: 1200 }, (_, i) => `s3-${String(i).padStart(4, "0")}`);
     await plug(t, "s3", ids);
     await healthy.waitFor(1200, 20_000);
     for (let step = 1; step <= 9; step++) {
-      await demand(t, "s3", 27_000 - step * 1_000, 0, step);
+      await demand(t, "s3", 25_000 - step * 1_000, 0, step);
       await healthy.waitFor(1200 * (step + 1), 20_000);
     }
     // The paused socket absorbed what the kernel buffers hold; the server never waited for it.

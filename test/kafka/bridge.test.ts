@@ -152,14 +152,15 @@ describeKafka("kafka bridge", "Kafka bridge tests", () => {
       timeoutMs: 20_000,
       what: "price-tier setpoints",
     });
-    // DR: 50 % curtailment (C = 35, T = 17.5 -> 8.75 each).
+    // DR: 75 % curtailment (C = 17.5, T = min(C, C0 x 0.5) = min(17.5, 35) = 17.5 -> 8.75 each;
+    // price and DR do not stack, so a 50 % curtailment would leave T at 35).
     await send(producer, topics.drSignals, [
       {
         key: site,
         value: {
           dr_event_id: "dr-1",
           site_id: site,
-          curtailment_pct: 50,
+          curtailment_pct: 75,
           baseline_kw: 0,
           event_start_ts: at(-60),
           event_end_ts: at(3600),
@@ -175,7 +176,7 @@ describeKafka("kafka bridge", "Kafka bridge tests", () => {
       "SELECT price_tier, curtailment_pct, ev_cap_kw FROM sites WHERE site_id = $1",
       [site],
     );
-    expect(siteRows[0]).toMatchObject({ price_tier: "ON_PEAK", curtailment_pct: 50, ev_cap_kw: 35 });
+    expect(siteRows[0]).toMatchObject({ price_tier: "ON_PEAK", curtailment_pct: 75, ev_cap_kw: 17.5 });
 
     // Over demand: an alert; then the first session ends by a sample with ended: true.
     await send(producer, topics.siteDemand, [
@@ -219,6 +220,10 @@ describeKafka("kafka bridge", "Kafka bridge tests", () => {
     // Every command of the outbox is on the command topic: key = charge_point_id, the row as JSON.
     const commands = await commandRows();
     expect(commands.length).toBeGreaterThanOrEqual(6);
+    // rt-a's end sent its final command: 0 kW, SESSION_ENDED.
+    expect(commands.filter((c) => c.session_id === "rt-a" && c.limited_by === "SESSION_ENDED")).toMatchObject([
+      { setpoint_kw: 0 },
+    ]);
     await until(
       () => {
         const onTopicNow = published();

@@ -146,3 +146,87 @@ test("invariants of SPEC §3 hold for random sites", async () => {
     { numRuns: 150 },
   );
 }, 120_000);
+
+// SPEC §3 "Commands and deadband": over a random sequence of events on one site, after every
+// commit the commanded values of the site's active sessions add up to at most C, and every
+// command is one the rule allows (first, to or from 0, a move of at least the deadband, or a
+// smaller cut that the cap needed).
+const stepArbitrary = fc.oneof(
+  fc.record({ kind: fc.constant("demand" as const), limit: kw(120), building: kw(60) }),
+  fc.record({
+    kind: fc.constant("rated" as const),
+    session: fc.nat(5),
+    rated: fc.constantFrom(7.4, 11, 19.8, 22, 21.7),
+  }),
+  fc.record({
+    kind: fc.constant("price" as const),
+    tier: fc.constantFrom("OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"),
+  }),
+  fc.record({ kind: fc.constant("end" as const), session: fc.nat(5) }),
+  // A small drop of the limit: the cuts it causes are under the deadband, but the cap tightens.
+  fc.record({ kind: fc.constant("nudge" as const), by: fc.integer({ min: 1, max: 49 }) }),
+  fc.record({ kind: fc.constant("nudge" as const), by: fc.integer({ min: 1, max: 49 }) }),
+);
+
+test("the commanded sum of a site never exceeds C, over random event sequences", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(0, 0.5, 2),
+      fc.array(stepArbitrary, { minLength: 1, maxLength: 12 }),
+      async (deadband, steps) => {
+        siteCounter += 1;
+        const site = `seq-${siteCounter}`;
+        await t.pool.query("INSERT INTO sites (site_id, deadband_kw) VALUES ($1, $2)", [site, deadband]);
+        await demand(t.pool, site, { limit: 80, current: 0, ev: 0, ts: at(0) });
+        const rated = [22, 11, 7.4, 22, 19.8, 22];
+        const session = (i: number) => `${site}-${i}`;
+        await samples(
+          t.pool,
+          rated.map((r, i) => ({ session: session(i), site, rated: r, start: at(i), ts: at(0) })),
+        );
+        let ts = 0;
+        let limit = 80;
+        let building = 0;
+        for (const step of steps) {
+          ts += 1;
+          if (step.kind === "demand" || step.kind === "nudge") {
+            if (step.kind === "demand") [limit, building] = [step.limit, step.building];
+            else limit = Math.max(0, Math.round((limit - step.by / 100) * 100) / 100);
+            await demand(t.pool, site, { limit, current: building, ev: 0, ts: at(ts) });
+          } else if (step.kind === "rated")
+            await samples(t.pool, [
+              { session: session(step.session), site, rated: step.rated, start: at(step.session), ts: at(ts) },
+            ]);
+          else if (step.kind === "price")
+            await price(t.pool, site, { tier: step.tier, from: at(-60), to: at(3600), tariff: `t${ts}` });
+          else
+            await t.pool.query(
+              "INSERT INTO session_ends_raw (session_id, ended_at, source) VALUES ($1, $2, 'graphql')",
+              [session(step.session), at(ts)],
+            );
+          const { rows } = await t.pool.query(
+            `SELECT coalesce(sum(sp.commanded_kw), 0)::float AS commanded, st.ev_cap_kw::float AS cap
+             FROM sites st LEFT JOIN setpoints sp ON sp.site_id = st.site_id
+               AND EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = sp.session_id AND s.ended_at IS NULL)
+             WHERE st.site_id = $1 GROUP BY st.ev_cap_kw`,
+            [site],
+          );
+          expect(rows[0].commanded).toBeLessThanOrEqual(rows[0].cap + EPS);
+        }
+        // Every command with a previous value moved to or from 0, by at least the deadband, or down.
+        // (The final SESSION_ENDED command of an ended session is apart: it is sent whatever it was.)
+        const { rows: commands } = await t.pool.query<{ setpoint_kw: number; previous_kw: number | null }>(
+          "SELECT setpoint_kw, previous_kw FROM setpoint_commands WHERE site_id = $1 AND limited_by <> 'SESSION_ENDED' ORDER BY seq",
+          [site],
+        );
+        for (const c of commands) {
+          if (c.previous_kw === null || (c.setpoint_kw === 0) !== (c.previous_kw === 0)) continue;
+          if (c.setpoint_kw < c.previous_kw) continue;
+          expect(c.setpoint_kw - c.previous_kw).toBeGreaterThanOrEqual(deadband - EPS);
+          expect(c.setpoint_kw).not.toBe(c.previous_kw);
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+}, 120_000);

@@ -80,6 +80,25 @@ describe("rule 4: price tiers", () => {
     await samples(t.pool, [{ session: s("a"), site, rated: 100 }]);
     expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 50, limited_by: "PRICE_TIER" });
   });
+
+  test("price and DR do not stack: T = min(C, C0 x factor), C0 the cap before DR", async () => {
+    // B = 20, C0 = 80; DR 50 %: C = 40; ON_PEAK 0.5: C0 x 0.5 = 40, so T = 40 (not C x 0.5 = 20).
+    await demand(t.pool, site, { limit: 100, current: 20, ev: 0 });
+    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(3600) });
+    await dr(t.pool, site, { pct: 50, start: at(-60), end: at(3600) });
+    await samples(t.pool, [{ session: s("a"), site, rated: 100 }]);
+    const target = async () =>
+      (await t.pool.query("SELECT ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site])).rows[0];
+    expect(await target()).toEqual({ ev_cap_kw: 40, target_kw: 40 });
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 40 });
+    // DR 75 %: C = 20 < C0 x 0.5 = 40, so the DR cap binds: T = C = 20.
+    await dr(t.pool, site, { pct: 75, start: at(-60), end: at(3600), signal: at(1) });
+    expect(await target()).toEqual({ ev_cap_kw: 20, target_kw: 20 });
+    // DR 25 %: C = 60 > 40, so the price binds: T = 40 (stacked it would be 30).
+    await dr(t.pool, site, { pct: 25, start: at(-60), end: at(3600), signal: at(2) });
+    expect(await target()).toEqual({ ev_cap_kw: 60, target_kw: 40 });
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 40, limited_by: "PRICE_TIER" });
+  });
 });
 
 describe("rules 5-7: admission and division", () => {
@@ -236,6 +255,46 @@ describe("commands and deadband", () => {
     expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 20.5, commanded_kw: 20.5 });
   });
 
+  test("a cut under the deadband waits while the commanded sum fits under C; then the largest go first", async () => {
+    const commandedSum = async () =>
+      (
+        await t.pool.query(
+          `SELECT sum(sp.commanded_kw)::float AS commanded, min(st.ev_cap_kw)::float AS cap
+           FROM setpoints sp JOIN sites st USING (site_id) WHERE sp.site_id = $1`,
+          [site],
+        )
+      ).rows[0];
+    await demand(t.pool, site, { limit: 100, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 20, ts: at(0) },
+      { session: s("b"), site, rated: 20, ts: at(0) },
+      { session: s("c"), site, rated: 20, ts: at(0) },
+    ]);
+    // The cars report slightly lower rated powers: cuts of 0.4, 0.3 and 0.1 kW, all under the
+    // 0.5 kW deadband, and 60 kW commanded still fits under C = 100: no command.
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 19.6, ts: at(1) },
+      { session: s("b"), site, rated: 19.7, ts: at(1) },
+      { session: s("c"), site, rated: 19.9, ts: at(1) },
+    ]);
+    let sp = await setpointsOf(t.pool, site);
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 19.6, commanded_kw: 20 });
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 19.9, commanded_kw: 20 });
+    for (const x of ["a", "b", "c"]) expect(await commandsOf(t.pool, s(x))).toEqual([20]);
+    // C drops to 59.4: 60 kW commanded no longer fits (excess 0.6). The held-back cuts are issued
+    // largest first until it fits: a (0.4), then b (0.3); c's 0.1 kW cut still waits.
+    await demand(t.pool, site, { limit: 59.4, current: 0, ev: 0, ts: at(2) });
+    expect(await commandsOf(t.pool, s("a"))).toEqual([20, 19.6]);
+    expect(await commandsOf(t.pool, s("b"))).toEqual([20, 19.7]);
+    expect(await commandsOf(t.pool, s("c"))).toEqual([20]);
+    sp = await setpointsOf(t.pool, site);
+    expect(sp[s("c")]).toMatchObject({ setpoint_kw: 19.9, commanded_kw: 20 });
+    expect(await commandedSum()).toEqual({ commanded: 59.3, cap: 59.4 });
+    // A cut of at least the deadband is always commanded, even when the sum fits.
+    await samples(t.pool, [{ session: s("c"), site, rated: 19.4, ts: at(3) }]);
+    expect(await commandsOf(t.pool, s("c"))).toEqual([20, 19.4]);
+  });
+
   test("an older site sample never overwrites a newer one", async () => {
     await demand(t.pool, site, { limit: 20, current: 0, ev: 0, ts: at(10) });
     await demand(t.pool, site, { limit: 5, current: 0, ev: 0, ts: at(5) });
@@ -253,6 +312,38 @@ describe("alerts", () => {
     const { rows } = await t.pool.query("SELECT status, cleared_at FROM alerts WHERE site_id = $1", [site]);
     expect(rows).toHaveLength(1);
     expect(rows[0].status).toBe("CLEARED");
+  });
+
+  test("SITE_OVER_DEMAND hysteresis: raised above the limit, cleared only below limit - 2 %", async () => {
+    const rows = async () =>
+      (await t.pool.query("SELECT status, message FROM alerts WHERE site_id = $1 ORDER BY id", [site])).rows;
+    await demand(t.pool, site, { limit: 100, current: 100, ev: 0, ts: at(0) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]); // at the limit: not over it
+    await demand(t.pool, site, { limit: 100, current: 101, ev: 0, ts: at(1) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    await demand(t.pool, site, { limit: 100, current: 99.5, ev: 0, ts: at(2) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    expect((await rows())[0].message).toContain("not yet below 98");
+    await demand(t.pool, site, { limit: 100, current: 98, ev: 0, ts: at(3) }); // not below 98
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]);
+    await demand(t.pool, site, { limit: 100, current: 97.9, ev: 0, ts: at(4) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    // Inside the band but not active: not raised again.
+    await demand(t.pool, site, { limit: 100, current: 99.5, ev: 0, ts: at(5) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+    expect((await rows()).map((r) => r.status)).toEqual(["CLEARED"]);
+  });
+
+  test("SITE_OVER_DEMAND hysteresis is a site setting (0-50 %); changing it re-evaluates at once", async () => {
+    await t.pool.query("INSERT INTO sites (site_id, over_demand_hysteresis_pct) VALUES ($1, 10)", [site]);
+    await demand(t.pool, site, { limit: 100, current: 101, ev: 0, ts: at(0) });
+    await demand(t.pool, site, { limit: 100, current: 95, ev: 0, ts: at(1) });
+    expect(await activeAlerts(t.pool, site)).toEqual(["SITE_OVER_DEMAND"]); // 95 >= 90
+    await t.pool.query("UPDATE sites SET over_demand_hysteresis_pct = 0 WHERE site_id = $1", [site]);
+    expect(await activeAlerts(t.pool, site)).toEqual([]); // 95 <= 100: cleared with no hysteresis
+    await expect(
+      t.pool.query("UPDATE sites SET over_demand_hysteresis_pct = 51 WHERE site_id = $1", [site]),
+    ).rejects.toThrow(/over_demand_hysteresis_pct/);
   });
 
   test("SITE_DATA_MISSING: sessions but no demand sample, so no setpoints", async () => {
@@ -329,6 +420,62 @@ describe("time: deviation grace, session timeout, stale data", () => {
     ]);
     await samples(t.pool, [{ session: s("a"), site, rated: 22, ts: at(303) }]);
     expect(Object.keys(await setpointsOf(t.pool, site))).toEqual([s("b")]);
+    await setClock(t.pool, T0);
+  });
+
+  test("a session that ends, explicitly or by timeout, gets exactly one final command: 0 kW, SESSION_ENDED", async () => {
+    const commands = async (session: string) =>
+      (
+        await t.pool.query(
+          "SELECT setpoint_kw, previous_kw, limited_by FROM setpoint_commands WHERE session_id = $1 ORDER BY seq",
+          [session],
+        )
+      ).rows;
+    await setClock(t.pool, at(0));
+    await demand(t.pool, site, { limit: 40, current: 0, ev: 0, ts: at(0) });
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 22, ts: at(0) },
+      { session: s("b"), site, rated: 22, ts: at(0) },
+    ]);
+    // Explicit end (endSession writes session_ends_raw).
+    await setClock(t.pool, at(5));
+    await t.pool.query("INSERT INTO session_ends_raw (session_id, ended_at, source) VALUES ($1, $2, 'graphql')", [
+      s("a"),
+      at(5),
+    ]);
+    expect(await commands(s("a"))).toEqual([
+      { setpoint_kw: 20, previous_kw: null, limited_by: "SITE_LIMIT" },
+      { setpoint_kw: 0, previous_kw: 20, limited_by: "SESSION_ENDED" },
+    ]);
+    // Nothing more for it: not on a later sample (an explicit end is final), an end sent again,
+    // or another recompute.
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, ts: at(6) }]);
+    await t.pool.query("INSERT INTO session_ends_raw (session_id, ended_at, source) VALUES ($1, $2, 'graphql')", [
+      s("a"),
+      at(7),
+    ]);
+    await demand(t.pool, site, { limit: 41, current: 0, ev: 0, ts: at(8) });
+    expect(await commands(s("a"))).toHaveLength(2);
+    expect((await commands(s("b"))).map((c) => c.setpoint_kw)).toEqual([20, 22]);
+    // Timeout: no sample of b for 300 s.
+    await setClock(t.pool, at(300));
+    await t.pool.query("SELECT recompute_due_sites()");
+    expect(await commands(s("b"))).toEqual([
+      { setpoint_kw: 20, previous_kw: null, limited_by: "SITE_LIMIT" },
+      { setpoint_kw: 22, previous_kw: 20, limited_by: "RATED_POWER" },
+      { setpoint_kw: 0, previous_kw: 22, limited_by: "SESSION_ENDED" },
+    ]);
+    await demand(t.pool, site, { limit: 42, current: 0, ev: 0, ts: at(301) });
+    await t.pool.query("SELECT recompute_sites(ARRAY[$1])", [site]);
+    const { rows } = await t.pool.query(
+      "SELECT session_id, count(*)::int AS n FROM setpoint_commands WHERE site_id = $1 AND limited_by = 'SESSION_ENDED' GROUP BY 1 ORDER BY 1",
+      [site],
+    );
+    expect(rows).toEqual([
+      { session_id: s("a"), n: 1 },
+      { session_id: s("b"), n: 1 },
+    ]);
+    expect(await setpointsOf(t.pool, site)).toEqual({});
     await setClock(t.pool, T0);
   });
 
