@@ -7,13 +7,13 @@ import type { PositionDef } from "vega-lite/types_unstable/channeldef.js";
 import { POLICIES, type Policy } from "./metrics.js";
 import type { SiteSpec } from "./model/scenario.js";
 import type { PriceTier } from "./model/tariff.js";
+import { SERVICE_POLICY_SPECS, type ServicePolicy } from "./service-policies.js";
 import type { SiteResult } from "./simulate.js";
 
 const POLICY_COLORS: Record<Policy, string> = {
   UNCONTROLLED: "#d62728",
   TUTORIAL: "#9467bd",
-  EQUAL_SHARE: "#1f77b4",
-  WATER_FILL: "#2ca02c",
+  ...(Object.fromEntries(SERVICE_POLICY_SPECS.map((s) => [s.policy, s.color])) as Record<ServicePolicy, string>),
 };
 const TIER_COLORS: Record<PriceTier, string> = {
   OFF_PEAK: "#e5f5e0",

@@ -2,9 +2,11 @@
 // demand-response compliance and command traffic. Fed second by second by the site plant.
 import type { Vehicle } from "./model/physics.js";
 import type { SiteSpec } from "./model/scenario.js";
+import { SERVICE_POLICIES, type ServicePolicy } from "./service-policies.js";
 
-export type Policy = "UNCONTROLLED" | "TUTORIAL" | "EQUAL_SHARE" | "WATER_FILL";
-export const POLICIES: readonly Policy[] = ["UNCONTROLLED", "TUTORIAL", "EQUAL_SHARE", "WATER_FILL"];
+/** The local baselines, then the service's policies (sim/service-policies.ts). */
+export type Policy = "UNCONTROLLED" | "TUTORIAL" | ServicePolicy;
+export const POLICIES: readonly Policy[] = ["UNCONTROLLED", "TUTORIAL", ...SERVICE_POLICIES];
 
 /** Below this an overshoot is rounding, not a breach. */
 const EPS_KW = 0.01;

@@ -1,6 +1,7 @@
-// One simulation run: the same seeded day under four policies. The uncontrolled and tutorial
-// baselines are simulated locally; EQUAL_SHARE and WATER_FILL are the real service, driven in
-// closed loop through its public interfaces (both at once, as separate sites of one service).
+// One simulation run: the same seeded day under every policy. The uncontrolled and tutorial
+// baselines are simulated locally; the service's policies (sim/service-policies.ts: EQUAL_SHARE,
+// WATER_FILL, BID_WEIGHTED) are the real service, driven in closed loop through its public
+// interfaces (all at once, as separate sites of one service).
 
 import { serviceController, serviceSiteId } from "./controllers/service.js";
 import { tutorial } from "./controllers/tutorial.js";
@@ -14,6 +15,7 @@ import { Rng } from "./model/random.js";
 import { buildScenario, type Scenario } from "./model/scenario.js";
 import { SitePlant } from "./plant.js";
 import { startService } from "./service.js";
+import { SERVICE_POLICIES } from "./service-policies.js";
 import { type OptimumResult, solveOptimum } from "./trace/optimum.js";
 import { worldFromSite } from "./trace/world.js";
 
@@ -173,9 +175,9 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
   let loopMs = 0;
   let serviceMetrics: Record<string, number> = {};
   try {
-    log(`Service loop (EQUAL_SHARE and WATER_FILL sites, ${scenario.time.steps} steps of ${stepS} s)`);
+    log(`Service loop (${SERVICE_POLICIES.join(", ")} sites, ${scenario.time.steps} steps of ${stepS} s)`);
     const loopStarted = performance.now();
-    await runDay(scenario, all("EQUAL_SHARE", "WATER_FILL"), [controller], log, options.signal);
+    await runDay(scenario, all(...SERVICE_POLICIES), [controller], log, options.signal);
     loopMs = performance.now() - loopStarted;
     serviceMetrics = await scrapeMetrics(service.metricsUrl);
   } finally {
@@ -192,7 +194,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     const pick = <T>(f: (policy: Policy) => T) =>
       Object.fromEntries(POLICIES.map((p) => [p, f(p)])) as Record<Policy, T>;
     const alertsRaised: Record<string, Record<string, number>> = {};
-    for (const policy of ["EQUAL_SHARE", "WATER_FILL"] as const) {
+    for (const policy of SERVICE_POLICIES) {
       const plant = plants.get(policy)?.[i];
       if (!plant) continue;
       alertsRaised[policy] = Object.fromEntries(cpms.alertsRaised.get(serviceSiteId(plant)) ?? []);

@@ -14,17 +14,19 @@ import type { Policy } from "../metrics.js";
 import { isoAt, type SimTime } from "../model/clock.js";
 import type { Vehicle } from "../model/physics.js";
 import type { SitePlant, StepReport } from "../plant.js";
+import { policyShort, SERVICE_POLICIES } from "../service-policies.js";
 import type { Controller, PlantReport } from "./types.js";
 
 /** A one-session site used once, before the day starts, to prove the subscription is live. */
 const PROBE_SITE = "sim-probe";
 const PROBE_SESSION = `${PROBE_SITE}/probe`;
 
-const SHORT: Partial<Record<Policy, string>> = { WATER_FILL: "wf", EQUAL_SHARE: "eq" };
-
 export function serviceSiteId(plant: SitePlant): string {
-  return `${plant.site.id}-${SHORT[plant.policy] ?? plant.policy.toLowerCase()}`;
+  return `${plant.site.id}-${policyShort(plant.policy)}`;
 }
+
+/** The service refuses a request above this (and one bad sample fails the whole batch). */
+const MAX_REQUESTED_KWH = 1000;
 
 export interface ServiceStats {
   steps: number;
@@ -55,7 +57,13 @@ export function serviceController(options: ServiceControllerOptions): Controller
   const iso = (seconds: number) => isoAt(time, seconds);
   const stats: ServiceStats = { steps: 0, clockMs: 0, reportsMs: 0, settleMs: 0 };
 
+  /**
+   * A charger's meter value, with what the driver's app tells: departure (when it is within the
+   * day; always after the session start, a step at least), requested energy and bid, only when
+   * the service would accept them.
+   */
   function sample(siteId: string, v: Vehicle, atS: number) {
+    const { departureS, requestedKwh, bidUsdKwh, arrivalS } = v.spec;
     return {
       sessionId: `${siteId}/${v.spec.sessionId}`,
       chargePointId: `${siteId}/${v.spec.chargePointId}`,
@@ -66,8 +74,11 @@ export function serviceController(options: ServiceControllerOptions): Controller
       currentPowerKw: round3(v.drawKw()),
       socPct: round3(v.socPct),
       energyKwh: round3(v.deliveredKwh),
-      sessionStartTs: iso(v.spec.arrivalS),
+      sessionStartTs: iso(arrivalS),
       sampledTs: iso(atS),
+      ...(departureS !== null && departureS > arrivalS ? { departureTs: iso(departureS) } : {}),
+      ...(requestedKwh >= 0 && requestedKwh <= MAX_REQUESTED_KWH ? { requestedEnergyKwh: requestedKwh } : {}),
+      ...(bidUsdKwh !== null && bidUsdKwh >= 0 && bidUsdKwh <= 100 ? { bidUsdKwh } : {}),
     };
   }
 
@@ -143,7 +154,7 @@ export function serviceController(options: ServiceControllerOptions): Controller
   }
 
   return {
-    policies: options.policies ?? ["EQUAL_SHARE", "WATER_FILL"],
+    policies: options.policies ?? SERVICE_POLICIES,
     stats,
 
     async start(plants) {

@@ -20,6 +20,11 @@ export interface EvSpec {
   readonly arrivalS: number;
   /** Planned departure (a step boundary), or null when the vehicle stays past the end of the day. */
   readonly departureS: number | null;
+  /**
+   * What the driver's app offers per kWh for a faster share (BID_WEIGHTED), USD; null: no bid
+   * (the service then takes the site's reserve, the current tariff price).
+   */
+  readonly bidUsdKwh: number | null;
 }
 
 interface Draft {
@@ -123,8 +128,28 @@ function toStep(hours: number, stepS: number): number {
   return Math.round((hours * 3600) / stepS) * stepS;
 }
 
-/** `count` vehicles, sorted by arrival, each on a charge point that is free when it arrives. */
-export function generateFleet(kind: SiteKind, count: number, stepS: number, rng: Rng): EvSpec[] {
+/**
+ * Who bids and what, per site kind: every depot van (the fleet operator's contract price), some
+ * office drivers, half of the retail visitors (paying for speed); null: no bid.
+ */
+const BIDS: Record<SiteKind, { readonly share: number; readonly usdKwh: readonly [number, number] }> = {
+  depot: { share: 1, usdKwh: [0.15, 0.3] },
+  office: { share: 0.3, usdKwh: [0.1, 0.25] },
+  retail: { share: 0.5, usdKwh: [0.2, 0.45] },
+};
+
+function drawBid(kind: SiteKind, rng: Rng): number | null {
+  const { share, usdKwh } = BIDS[kind];
+  const bids = rng.chance(share);
+  const usd = rng.uniform(usdKwh[0], usdKwh[1]);
+  return bids ? Math.round(usd * 100) / 100 : null;
+}
+
+/**
+ * `count` vehicles, sorted by arrival, each on a charge point that is free when it arrives. Bids
+ * come from their own stream (`bidRng`), so adding them left every other draw of a seed as it was.
+ */
+export function generateFleet(kind: SiteKind, count: number, stepS: number, rng: Rng, bidRng: Rng): EvSpec[] {
   const drafts = Array.from({ length: count }, () => DRAFTS[kind](rng)).sort((a, b) => a.arrivalH - b.arrivalH);
   const chargerFreeAt: number[] = [];
   return drafts.map((d, i) => {
@@ -152,6 +177,7 @@ export function generateFleet(kind: SiteKind, count: number, stepS: number, rng:
       requestedKwh,
       arrivalS,
       departureS,
+      bidUsdKwh: drawBid(kind, bidRng),
     };
   });
 }

@@ -61,7 +61,13 @@ export function buildScenario(options: ScenarioOptions): Scenario {
       demandLimitKw: Math.round((size * (archetype.peakKw + archetype.evHeadroomKw * options.fleetScale)) / 5) * 5,
       buildingPeakKw,
       buildingKw: buildingProfile(kind, buildingPeakKw, time.stepS, Rng.derive(options.seed, `${id}/building`)),
-      fleet: generateFleet(kind, evs, time.stepS, Rng.derive(options.seed, `${id}/fleet`)),
+      fleet: generateFleet(
+        kind,
+        evs,
+        time.stepS,
+        Rng.derive(options.seed, `${id}/fleet`),
+        Rng.derive(options.seed, `${id}/bids`),
+      ),
       tariff: TOU_SCHEDULE,
       dr: afternoonDrEvent(id),
     };

@@ -1,10 +1,11 @@
 // A trace replay: the same world (one site, recorded sessions) under each capacity for the
 // offline optimum, the reference schedulers and the service's policies, side by side.
 import { Rng } from "../model/random.js";
+import { SERVICE_POLICIES, type ServicePolicy } from "../service-policies.js";
 import { type OptimumResult, solveOptimum } from "./optimum.js";
 import { SERVED_TOLERANCE_KWH, type TraceMetrics, TracePlant } from "./plant.js";
 import { REFERENCE_POLICIES, type ReferencePolicy, runReference } from "./schedulers.js";
-import { runServicePolicies, SERVICE_POLICIES, type ServicePolicy, type ServiceRunStats } from "./service-driver.js";
+import { runServicePolicies, type ServiceRunStats } from "./service-driver.js";
 import type { TraceWorld } from "./world.js";
 
 /** "unlimited" for an infinite capacity. */

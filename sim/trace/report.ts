@@ -2,6 +2,7 @@
 // contract's `--json` shape (SPEC §14), and a "demand met vs capacity" chart for a sweep.
 import type { TopLevelSpec } from "vega-lite";
 import { renderSvg } from "../chart.js";
+import { SERVICE_POLICY_SPECS } from "../service-policies.js";
 import { capacityLabel, OPTIMUM, type PolicyRun, TRACE_POLICIES, type TraceResult } from "./replay.js";
 import { totalEnergyKwh } from "./world.js";
 
@@ -159,8 +160,7 @@ const COLORS: Record<string, string> = {
   FCFS: "#e377c2",
   EDF: "#7f7f7f",
   LLF: "#bcbd22",
-  EQUAL_SHARE: "#1f77b4",
-  WATER_FILL: "#2ca02c",
+  ...Object.fromEntries(SERVICE_POLICY_SPECS.map((s) => [s.policy, s.color])),
 };
 
 export function demandMetChartSpec(result: TraceResult): TopLevelSpec {

@@ -11,11 +11,13 @@ import { fileURLToPath } from "node:url";
 import { CpmsStandIn, type ExpectedCommand } from "../cpms.js";
 import { GraphQLHttp, MutationBatch } from "../gql.js";
 import { startService } from "../service.js";
+import { policyShort } from "../service-policies.js";
 import type { TracePlant, TraceStepReport, TraceVehicle } from "./plant.js";
 
-export const SERVICE_POLICIES = ["EQUAL_SHARE", "WATER_FILL"] as const;
-export type ServicePolicy = (typeof SERVICE_POLICIES)[number];
-const SHORT: Record<ServicePolicy, string> = { WATER_FILL: "wf", EQUAL_SHARE: "eq" };
+// The list lives in sim/service-policies.ts (shared with the generated day): one line there adds
+// a policy to both. Traces carry no bids, so every session bids the reserve (the tariff price):
+// BID_WEIGHTED then divides as WATER_FILL does.
+export { SERVICE_POLICIES, type ServicePolicy } from "../service-policies.js";
 
 export interface ServiceRunOptions {
   readonly databaseUrl?: string;
@@ -47,7 +49,7 @@ const PROBE_SITE = "sim-trace-probe";
 
 export function serviceSiteId(plant: TracePlant): string {
   const capacity = Number.isFinite(plant.capacityKw) ? `${plant.capacityKw}kw` : "unlimited";
-  return `trace-${capacity}-${SHORT[plant.policy as ServicePolicy] ?? plant.policy.toLowerCase()}`;
+  return `trace-${capacity}-${policyShort(plant.policy)}`;
 }
 
 export async function runServicePolicies(

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { siteChartSvg } from "../../sim/chart.js";
 import type { Policy, SiteMetrics } from "../../sim/metrics.js";
+import { SERVICE_POLICIES } from "../../sim/service-policies.js";
 import { runSimulation, type SimulationResult } from "../../sim/simulate.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
@@ -32,7 +33,7 @@ describe("closed-loop fleet simulation (quick)", () => {
 
   it("drove the service in closed loop: commands came back over graphql-ws and were applied", () => {
     expect(result.commandsReceived).toBeGreaterThan(100);
-    for (const policy of ["EQUAL_SHARE", "WATER_FILL"] as const) {
+    for (const policy of SERVICE_POLICIES) {
       expect(
         total(policy, (m) => m.commands),
         policy,
@@ -46,10 +47,10 @@ describe("closed-loop fleet simulation (quick)", () => {
     expect(total("WATER_FILL", (m) => m.secondsNearLimit)).toBeGreaterThan(1800);
   });
 
-  it("EQUAL_SHARE and WATER_FILL overshoot the limit only within the command delay after a load change", () => {
+  it("every service policy overshoots the limit only within the command delay after a load change", () => {
     const [, maxDelayS] = result.commandDelayS;
     const uncontrolled = metricsOf("UNCONTROLLED");
-    for (const policy of ["EQUAL_SHARE", "WATER_FILL"] as const) {
+    for (const policy of SERVICE_POLICIES) {
       for (const [i, m] of metricsOf(policy).entries()) {
         const label = `${policy} ${m.siteId}`;
         // Never later than the delay after a step: once the commands are applied, the site fits.
@@ -63,6 +64,18 @@ describe("closed-loop fleet simulation (quick)", () => {
     }
   });
 
+  it("BID_WEIGHTED runs on the bidding fleet and keeps energy over the limit within the command delay", () => {
+    // The depot's vans all bid (sim/model/fleet.ts), so its site is where the bids divide.
+    const depot = result.scenario.sites.find((s) => s.kind === "depot");
+    expect(depot?.fleet.every((ev) => ev.bidUsdKwh !== null)).toBe(true);
+    expect(total("BID_WEIGHTED", (m) => m.commands)).toBeGreaterThan(50);
+    expect(total("BID_WEIGHTED", (m) => m.energyKwh)).toBeGreaterThan(0.5 * total("UNCONTROLLED", (m) => m.energyKwh));
+    for (const m of metricsOf("BID_WEIGHTED")) {
+      expect(m.overshootSecondsAfterDelay, m.siteId).toBe(0);
+      expect(m.overshootKwhAfterDelay, m.siteId).toBeLessThan(1e-6);
+    }
+  });
+
   it("WATER_FILL delivers at least as much energy as EQUAL_SHARE", () => {
     expect(total("WATER_FILL", (m) => m.energyKwh)).toBeGreaterThanOrEqual(total("EQUAL_SHARE", (m) => m.energyKwh));
   });
@@ -70,7 +83,7 @@ describe("closed-loop fleet simulation (quick)", () => {
   it("the offline optimum on each site's day bounds every policy (beyond its energy over the limit)", () => {
     for (const site of result.sites) {
       expect(site.optimumKwh, site.siteId).toBeGreaterThan(0);
-      for (const policy of ["TUTORIAL", "EQUAL_SHARE", "WATER_FILL", "UNCONTROLLED"] as const) {
+      for (const policy of ["TUTORIAL", ...SERVICE_POLICIES, "UNCONTROLLED"] as const) {
         const m = site.metrics[policy];
         // 1e-3 kWh: the solver's tolerance.
         expect(site.optimumKwh, `${site.siteId} ${policy}`).toBeGreaterThanOrEqual(m.energyKwh - m.overshootKwh - 1e-3);
@@ -80,7 +93,7 @@ describe("closed-loop fleet simulation (quick)", () => {
 
   it("the service honours the DR event better than the tutorial formula", () => {
     const summary = Object.fromEntries(result.summary.map((s) => [s.policy, s]));
-    for (const policy of ["EQUAL_SHARE", "WATER_FILL"] as const) {
+    for (const policy of SERVICE_POLICIES) {
       expect(summary[policy]?.drCompliance, policy).toBeGreaterThan(summary.TUTORIAL?.drCompliance ?? 0);
       expect(summary[policy]?.drTimeCompliant, policy).toBeGreaterThan(summary.UNCONTROLLED?.drTimeCompliant ?? 0);
     }
@@ -93,6 +106,6 @@ describe("closed-loop fleet simulation (quick)", () => {
     const svg = await siteChartSvg(site, siteResult, result.stepS);
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain("demand limit");
-    expect(svg).toContain("WATER_FILL");
+    for (const policy of SERVICE_POLICIES) expect(svg).toContain(policy);
   });
 });
