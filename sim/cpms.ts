@@ -48,6 +48,14 @@ const matches = (e: ExpectedCommand, c: SetpointCommand) =>
   Math.abs(c.setpointKw - e.setpointKw) < 1e-6 &&
   Date.parse(c.commandedAt) === e.commandedAtMs;
 
+/** Commands by kind: first commands, increases, decreases, and decreases by less than 0.5 kW. */
+export interface CommandKinds {
+  first: number;
+  increases: number;
+  decreases: number;
+  smallDecreases: number;
+}
+
 const SETPOINTS = `subscription { setpointChanged { commandId siteId sessionId chargePointId setpointKw previousKw commandedAt limitedBy priceTier } }`;
 const ALERTS = `subscription { alertChanged { id type siteId status } }`;
 
@@ -61,7 +69,9 @@ export class CpmsStandIn {
   /** Commands received (after de-duplication by command id). */
   received = 0;
   /** Of those: first commands, increases, decreases, and decreases by less than 0.5 kW. */
-  readonly kinds = { first: 0, increases: 0, decreases: 0, smallDecreases: 0 };
+  readonly kinds: CommandKinds = { first: 0, increases: 0, decreases: 0, smallDecreases: 0 };
+  /** The same, per site. */
+  readonly kindsBySite = new Map<string, CommandKinds>();
   /** Alerts raised, per site and type (an alert is raised once, then updated until cleared). */
   readonly alertsRaised = new Map<string, Map<string, number>>();
   private readonly alertIds = new Set<string>();
@@ -167,12 +177,19 @@ export class CpmsStandIn {
   }
 
   private count(command: SetpointCommand): void {
-    const previous = command.previousKw;
-    if (previous === null) this.kinds.first += 1;
-    else if (command.setpointKw > previous) this.kinds.increases += 1;
-    else {
-      this.kinds.decreases += 1;
-      if (previous - command.setpointKw < 0.5) this.kinds.smallDecreases += 1;
+    let site = this.kindsBySite.get(command.siteId);
+    if (!site) {
+      site = { first: 0, increases: 0, decreases: 0, smallDecreases: 0 };
+      this.kindsBySite.set(command.siteId, site);
+    }
+    for (const kinds of [this.kinds, site]) {
+      const previous = command.previousKw;
+      if (previous === null) kinds.first += 1;
+      else if (command.setpointKw > previous) kinds.increases += 1;
+      else {
+        kinds.decreases += 1;
+        if (previous - command.setpointKw < 0.5) kinds.smallDecreases += 1;
+      }
     }
   }
 

@@ -20,7 +20,20 @@ const f = (digits: number) => (x: number) => x.toFixed(digits);
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 
-const SUMMARY_COLUMNS: readonly Column<PolicySummary>[] = [
+/** The service's commands of a policy over all sites: decreases by < 0.5 kW as a share of all. */
+function smallCutShare(result: SimulationResult, policy: string): string {
+  let all = 0;
+  let small = 0;
+  for (const site of result.sites) {
+    const k = site.commandKinds[policy];
+    if (!k) continue;
+    all += k.first + k.increases + k.decreases;
+    small += k.smallDecreases;
+  }
+  return all > 0 ? `${((100 * small) / all).toFixed(1)} %` : "–";
+}
+
+const summaryColumns = (result: SimulationResult): readonly Column<PolicySummary>[] => [
   { title: "policy", value: (r) => r.policy },
   { title: "over limit kWh", value: (r) => f(2)(r.overshootKwh) },
   { title: "worst over kW", value: (r) => f(1)(r.worstOvershootKw) },
@@ -34,6 +47,7 @@ const SUMMARY_COLUMNS: readonly Column<PolicySummary>[] = [
   { title: "DR compl.", value: (r) => pct(r.drCompliance) },
   { title: "DR time ok", value: (r) => pct(r.drTimeCompliant) },
   { title: "cmd/chg/h", value: (r) => f(2)(r.commandsPerChargerHour) },
+  { title: "cuts <0.5 kW", value: (r) => smallCutShare(result, r.policy) },
 ];
 
 const SITE_COLUMNS: readonly Column<SiteMetrics>[] = [
@@ -66,7 +80,7 @@ export function formatReport(result: SimulationResult): string {
     `Simulated ${result.day} (UTC), ${result.sites.length} sites, ${vehicles} vehicles asking ${requested.toFixed(0)} kWh, ` +
       `seed ${result.seed}, steps of ${result.stepS} s, command delay ${result.commandDelayS.join("-")} s`,
     "",
-    table(result.summary, SUMMARY_COLUMNS),
+    table(result.summary, summaryColumns(result)),
     "",
     `Offline optimum (LP, HiGHS, ${s(solveMs)}): ${optimumKwh.toFixed(0)} kWh deliverable under the limits ` +
       `(an upper bound: it ignores the DR event and the taper). Delivered as a share of it: ${shares}.`,
@@ -78,7 +92,8 @@ export function formatReport(result: SimulationResult): string {
     "",
     `over s >delay: seconds the EVs kept the site over its limit later than ${result.commandDelayS[1]} s after a step ` +
       "(a load change); steps (B rose): steps with an overshoot (of them, right after a building-load rise);",
-    "stranded: energy allowed to tapering or full vehicles but not drawn while others were held back; " +
+    "cuts <0.5 kW: the service's decreases by less than 0.5 kW, as a share of its commands; " +
+      "stranded: energy allowed to tapering or full vehicles but not drawn while others were held back; " +
       "DR compliance: achieved / requested cut of mean site load vs the DR baseline.",
     `Service: ${result.commandsReceived} setpoint commands received over graphql-ws ` +
       `(${result.commandKinds.first} first, ${result.commandKinds.increases} up, ${result.commandKinds.decreases} down, ` +
@@ -116,6 +131,7 @@ export function toJson(result: SimulationResult): unknown {
         metrics: site.metrics,
         optimumKwh: site.optimumKwh,
         optimumSolveMs: site.optimumSolveMs,
+        commandKinds: site.commandKinds,
         alertsRaised: site.alertsRaised,
         trace: { stepS: result.stepS, buildingKw: site.buildingKw, loadKw: site.loadKw },
       };

@@ -7,7 +7,7 @@ import { serviceController, serviceSiteId } from "./controllers/service.js";
 import { tutorial } from "./controllers/tutorial.js";
 import type { Controller } from "./controllers/types.js";
 import { uncontrolled } from "./controllers/uncontrolled.js";
-import { CpmsStandIn } from "./cpms.js";
+import { type CommandKinds, CpmsStandIn } from "./cpms.js";
 import { GraphQLHttp } from "./gql.js";
 import { POLICIES, type Policy, type PolicySummary, type SiteMetrics, summarize } from "./metrics.js";
 import { yesterdayUtc } from "./model/clock.js";
@@ -45,6 +45,8 @@ export interface SiteResult {
   /** Mean site load per step, kW, per policy (for charts). */
   readonly loadKw: Readonly<Record<Policy, readonly number[]>>;
   readonly buildingKw: readonly number[];
+  /** The service's commands by kind, per service policy (service-driven sites only). */
+  readonly commandKinds: Readonly<Record<string, CommandKinds>>;
   /** Alerts the service raised, per type (service-driven sites only). */
   readonly alertsRaised: Readonly<Record<string, Record<string, number>>>;
   /**
@@ -194,10 +196,13 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     const pick = <T>(f: (policy: Policy) => T) =>
       Object.fromEntries(POLICIES.map((p) => [p, f(p)])) as Record<Policy, T>;
     const alertsRaised: Record<string, Record<string, number>> = {};
+    const commandKinds: Record<string, CommandKinds> = {};
     for (const policy of SERVICE_POLICIES) {
       const plant = plants.get(policy)?.[i];
       if (!plant) continue;
       alertsRaised[policy] = Object.fromEntries(cpms.alertsRaised.get(serviceSiteId(plant)) ?? []);
+      const kinds = cpms.kindsBySite.get(serviceSiteId(plant));
+      commandKinds[policy] = { first: 0, increases: 0, decreases: 0, smallDecreases: 0, ...kinds };
     }
     return {
       siteId: site.id,
@@ -207,6 +212,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
       metrics: pick((p) => byPolicy.get(p)?.[i] as SiteMetrics),
       loadKw: pick((p) => Array.from(plants.get(p)?.[i]?.meter.stepLoadKw ?? [], (x) => Math.round(x * 10) / 10)),
       buildingKw: Array.from(site.buildingKw),
+      commandKinds,
       alertsRaised,
       optimumKwh: optima[i]?.energyKwh ?? Number.NaN,
       optimumSolveMs: (optima[i]?.energySolveMs ?? 0) + (optima[i]?.costSolveMs ?? 0),
