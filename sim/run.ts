@@ -107,8 +107,9 @@ await mkdir(chartDir, { recursive: true });
 await mkdir(latestDir, { recursive: true });
 const jsonFile = path.join(outDir, `${stamp}.json`);
 await writeFile(jsonFile, `${JSON.stringify(toJson(result))}\n`);
-// The latest charts replace the previous run's (which may have had other sites).
-for (const old of await readdir(latestDir)) if (old.endsWith(".svg")) await rm(path.join(latestDir, old));
+// The latest site charts replace the previous run's (which may have had other sites); the trace
+// replay's chart beside them stays.
+for (const old of await readdir(latestDir)) if (/^site-.*\.svg$/.test(old)) await rm(path.join(latestDir, old));
 for (const [i, site] of result.scenario.sites.entries()) {
   const siteResult = result.sites[i];
   if (!siteResult) continue;
