@@ -230,3 +230,42 @@ describe("DEADLINE at a site", () => {
     expect(sp[s("c")]).toMatchObject({ setpoint_kw: 13.15, limited_by: "SITE_LIMIT" });
   });
 });
+
+describe("the departure as a time boundary", () => {
+  test("the earliest future departure is the site's next boundary; at it the session needs its rated power", async () => {
+    await setClock(t.pool, at(0));
+    try {
+      await deadlineSite(10);
+      await samples(t.pool, [
+        // 0.01 kWh in 20 s: 1.8 kW needed, below the minimum, so both share 5/5.
+        { session: s("a"), site, rated: 22, departure: at(20), requested: 0.01 },
+        { session: s("b"), site, rated: 22, departure: at(90) },
+      ]);
+      const boundary = async () =>
+        (
+          await t.pool.query<{ at: Date }>("SELECT next_boundary_at AS at FROM sites WHERE site_id = $1", [site])
+        ).rows[0]?.at.toISOString();
+      // Before the deviation grace of the first commands (30 s); b has no request but departs too.
+      expect(await boundary()).toBe(at(20));
+      let sp = await setpointsOf(t.pool, site);
+      expect(sp[s("a")]).toMatchObject({ setpoint_kw: 5 });
+      expect(sp[s("b")]).toMatchObject({ setpoint_kw: 5 });
+
+      // No new event: the scheduler's recompute at the departure.
+      await setClock(t.pool, at(20));
+      await t.pool.query("SELECT recompute_due_sites()");
+      sp = await setpointsOf(t.pool, site);
+      // Departed and not done: its rated power, as far as the cap lets (10 - b's minimum 3).
+      expect(sp[s("a")]).toMatchObject({ setpoint_kw: 7, limited_by: "SITE_LIMIT" });
+      expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
+      // A past departure is no boundary: the next one is the deviation grace of the new
+      // commands (20 + 30 s), then b's departure.
+      expect(await boundary()).toBe(at(50));
+      await setClock(t.pool, at(50));
+      await t.pool.query("SELECT recompute_due_sites()");
+      expect(await boundary()).toBe(at(90));
+    } finally {
+      await setClock(t.pool, T0);
+    }
+  });
+});
