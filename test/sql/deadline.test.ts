@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { at, demand, price, samples, setClock, setpointsOf, T0 } from "../helpers/events.js";
+import { activeAlerts, at, demand, price, samples, setClock, setpointsOf, T0 } from "../helpers/events.js";
 
 let t: TestDatabase;
 let site: string;
@@ -37,6 +37,9 @@ const deadline = async (
 };
 
 /** A site with the DEADLINE policy and a demand sample. */
+/** The site's active DEADLINE_AT_RISK alerts (the clock jumps here make others hold too). */
+const atRisk = async () => (await activeAlerts(t.pool, site)).filter((a) => a.startsWith("DEADLINE_AT_RISK"));
+
 const deadlineSite = async (limit: number) => {
   await demand(t.pool, site, { limit, current: 0, ev: 0 });
   await t.pool.query("UPDATE sites SET policy = 'DEADLINE' WHERE site_id = $1", [site]);
@@ -264,6 +267,62 @@ describe("the departure as a time boundary", () => {
       await setClock(t.pool, at(50));
       await t.pool.query("SELECT recompute_due_sites()");
       expect(await boundary()).toBe(at(90));
+    } finally {
+      await setClock(t.pool, T0);
+    }
+  });
+});
+
+describe("DEADLINE_AT_RISK (SPEC §4)", () => {
+  test("raised when the remaining energy does not fit by departure at the setpoint, under any policy; cleared when it does", async () => {
+    await demand(t.pool, site, { limit: 10, current: 0, ev: 0 });
+    await samples(t.pool, [
+      // 20 kWh in 1 h at 5 kW (WATER_FILL shares 10 kW): 5 kWh.
+      { session: s("a"), site, rated: 22, departure: at(3600), requested: 20 },
+      { session: s("b"), site, rated: 22 },
+    ]);
+    expect(await activeAlerts(t.pool, site)).toEqual([`DEADLINE_AT_RISK:${s("a")}`]);
+    const { rows } = await t.pool.query<{ message: string }>(
+      "SELECT message FROM alerts WHERE site_id = $1 AND type = 'DEADLINE_AT_RISK'",
+      [site],
+    );
+    expect(rows[0]?.message).toBe(
+      `Session ${s("a")} cannot get its requested 20.00 kWh (0.00 kWh delivered) by its departure at ${at(3600).replace(".000", "")} at 5.00 kW`,
+    );
+    // More capacity: WATER_FILL gives it 20 kW, just enough.
+    await demand(t.pool, site, { limit: 40, current: 0, ev: 0, ts: at(1) });
+    expect(await activeAlerts(t.pool, site)).toEqual([]);
+  });
+
+  test("under DEADLINE a needed rate rounded down to 0.01 kW is not a risk; a departure passed short is", async () => {
+    await deadlineSite(40);
+    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(4 * 3600) });
+    await samples(t.pool, [
+      // 50 kWh in 3 h: 16.666... kW needed, 16.66 kW set.
+      { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50 },
+      { session: s("b"), site, rated: 22 },
+    ]);
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 16.66, limited_by: "DEADLINE" });
+    expect(await atRisk()).toEqual([]);
+
+    await setClock(t.pool, at(3 * 3600));
+    try {
+      await samples(t.pool, [
+        { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50, energy: 49, ts: at(3 * 3600) },
+        { session: s("b"), site, rated: 22, ts: at(3 * 3600) },
+      ]);
+      expect(await atRisk()).toEqual([`DEADLINE_AT_RISK:${s("a")}`]);
+      // The last kWh arrives: ENERGY_MET, and the alert clears.
+      await samples(t.pool, [
+        { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50, energy: 50, ts: at(3 * 3600 + 5) },
+      ]);
+      expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
+      expect(await atRisk()).toEqual([]);
+      const { rows } = await t.pool.query(
+        "SELECT status FROM alerts WHERE site_id = $1 AND type = 'DEADLINE_AT_RISK' ORDER BY id",
+        [site],
+      );
+      expect(rows.map((r) => r.status)).toEqual(["CLEARED"]);
     } finally {
       await setClock(t.pool, T0);
     }
