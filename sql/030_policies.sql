@@ -5,7 +5,8 @@
 --   amount  what the site hands out: max(T, sum of lo), so amount >= sum(lo) always
 --   lo, hi  the sessions' bounds (rule 5), element i belongs to the i-th session
 --   …       a policy that reads more of a session (BID_WEIGHTED: its bid) takes one more array,
---           in the same order
+--           in the same order; DEADLINE also takes the site's hard cap C (its guarantees may
+--           exceed the amount, never C)
 --   returns the exact kW of each session, in the same order, with lo_i <= kW_i <= hi_i and
 --           sum(kW) <= max(amount, sum(lo)); rounding (rule 8) and limitedBy (rule 9) are done
 --           by session_allocation.

@@ -328,3 +328,41 @@ describe("DEADLINE_AT_RISK (SPEC §4)", () => {
     }
   });
 });
+
+test("the DEADLINE worked example of docs/allocation.md (depot-7)", async () => {
+  site = "depot-7-deadline";
+  await deadlineSite(100);
+  await demand(t.pool, site, { limit: 100, current: 70, ev: 30, ts: at(1) });
+  await price(t.pool, site, { tier: "MID_PEAK", usd: 0.2, from: at(-3600), to: at(3 * 3600) });
+  await samples(t.pool, [
+    { session: s("A"), site, rated: 7.4, start: at(-4 * 3600) },
+    { session: s("B"), site, rated: 22, start: at(-4 * 3600 + 300), departure: at(7200), requested: 50, energy: 10 },
+    { session: s("C"), site, rated: 50, start: at(-4 * 3600 + 600), departure: at(7200), requested: 90, energy: 10 },
+  ]);
+  const sp = await setpointsOf(t.pool, site);
+  expect(sp[s("A")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
+  expect(sp[s("B")]).toMatchObject({ setpoint_kw: 20, limited_by: "DEADLINE" });
+  expect(sp[s("C")]).toMatchObject({ setpoint_kw: 37, limited_by: "SITE_LIMIT" });
+  expect(await atRisk()).toEqual([`DEADLINE_AT_RISK:${s("C")}`]);
+  const { rows } = await t.pool.query("SELECT ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site]);
+  expect(rows[0]).toMatchObject({ ev_cap_kw: 60, target_kw: 48 });
+
+  // B's 50 kWh are delivered: ENERGY_MET, and its 20 kW go to the others.
+  await samples(t.pool, [
+    {
+      session: s("B"),
+      site,
+      rated: 22,
+      start: at(-4 * 3600 + 300),
+      departure: at(7200),
+      requested: 50,
+      energy: 50,
+      ts: at(2),
+    },
+  ]);
+  const after = await setpointsOf(t.pool, site);
+  expect(after[s("B")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
+  expect(after[s("C")]).toMatchObject({ setpoint_kw: 40.6, limited_by: "PRICE_TIER" });
+  expect(after[s("A")]).toMatchObject({ setpoint_kw: 7.4, limited_by: "RATED_POWER" });
+  expect(await atRisk()).toEqual([]);
+});
