@@ -26,12 +26,16 @@ LANGUAGE sql STABLE AS $$
            CASE WHEN m.energy_met THEN 0 ELSE least(b.min_rate_kw, s.rated_power_kw::numeric) END AS lo,
            CASE WHEN m.energy_met THEN 0 ELSE s.rated_power_kw::numeric END AS hi,
            m.energy_met,
-           -- DEADLINE's needed rate: the remaining energy over the hours left, at most the rated
-           -- power (all of it once departure has passed); and the laxity, hours left minus the
-           -- hours the remaining energy takes at rated power. NULL without a departure or request.
+           -- DEADLINE's needed rate: what the rated power cannot deliver in the strictly cheaper
+           -- published price intervals before departure (cheaper_hours, 020), over the other hours
+           -- left (the current piece is one of them, so they are > 0), at most the rated power
+           -- (all of it once departure has passed); and the laxity, hours left minus the hours
+           -- the remaining energy takes at rated power. NULL without a departure or request.
            CASE WHEN d.hours_left IS NULL THEN NULL           -- (least() would skip the NULL)
                 WHEN d.hours_left <= 0 THEN s.rated_power_kw::numeric
-                ELSE least(s.rated_power_kw::numeric, d.remaining_kwh / d.hours_left) END AS needed,
+                ELSE least(s.rated_power_kw::numeric,
+                           greatest(0, d.remaining_kwh - s.rated_power_kw::numeric * d.cheaper_h)
+                             / nullif(d.hours_left - d.cheaper_h, 0)) END AS needed,
            d.hours_left - d.remaining_kwh / nullif(s.rated_power_kw::numeric, 0) AS laxity,
            -- BID_WEIGHTED's weight: the session's bid, else the site's reserve price, else the
            -- tariff price in force (SPEC §10); a negative price bids 0.
@@ -47,7 +51,9 @@ LANGUAGE sql STABLE AS $$
     ) m
     LEFT JOIN LATERAL (
       SELECT greatest(0, s.requested_energy_kwh - coalesce(s.energy_kwh, 0))::numeric AS remaining_kwh,
-             extract(epoch FROM s.departure_ts - p_now) / 3600 AS hours_left
+             extract(epoch FROM s.departure_ts - p_now) / 3600 AS hours_left,
+             CASE WHEN b.policy = 'DEADLINE'
+                  THEN cheaper_hours(s.site_id, p_now, s.departure_ts, b.price_usd_kwh) ELSE 0 END AS cheaper_h
       WHERE s.departure_ts IS NOT NULL AND s.requested_energy_kwh IS NOT NULL
     ) d ON true
     WHERE b.has_data                      -- no demand sample yet: no setpoints (SITE_DATA_MISSING)

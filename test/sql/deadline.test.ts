@@ -366,3 +366,39 @@ test("the DEADLINE worked example of docs/allocation.md (depot-7)", async () => 
   expect(after[s("A")]).toMatchObject({ setpoint_kw: 7.4, limited_by: "RATED_POWER" });
   expect(await atRisk()).toEqual([]);
 });
+
+describe("price look-ahead", () => {
+  test("energy the rated power can deliver in strictly cheaper published intervals before departure is not needed now", async () => {
+    await deadlineSite(40);
+    await price(t.pool, site, { tier: "CRITICAL_PEAK", usd: 0.3, from: at(-60), to: at(3600) });
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.1, from: at(3600), to: at(3 * 3600), tariff: "tou-night" });
+    await samples(t.pool, [
+      // 50 kWh by 3 h: 44 of them fit in the 2 cheaper hours at 22 kW, 6 remain for this hour.
+      { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50 },
+      { session: s("b"), site, rated: 22 },
+    ]);
+    const sp = await setpointsOf(t.pool, site);
+    // T = 40 x 0.2 = 8 < 6 + 3: a is held at its need (not the 16.67 kW of 50 kWh over 3 h),
+    // b at its minimum.
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 6, limited_by: "DEADLINE" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
+    // Not at risk: 6.01 kW for 1 h and 22 kW for 2 h cover the 50 kWh.
+    expect(await atRisk()).toEqual([]);
+    // A published interval at the same price is not cheaper; an unpublished gap never counts.
+    const { rows } = await t.pool.query<{ same: string; gap: string; cheap: string }>(
+      `SELECT cheaper_hours($1, $2, $3, 0.1) AS same, cheaper_hours($1, $2, $4, 0.3) AS gap,
+              cheaper_hours($1, $2, $3, 0.3) AS cheap`,
+      [site, at(0), at(3 * 3600), at(5 * 3600)],
+    );
+    expect([rows[0]?.same, rows[0]?.gap, rows[0]?.cheap].map(Number)).toEqual([0, 2, 2]);
+  });
+
+  test("WATER_FILL ignores the look-ahead: the alert judges its setpoint over all the hours left", async () => {
+    await demand(t.pool, site, { limit: 10, current: 0, ev: 0 });
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.3, from: at(-60), to: at(3600) });
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.1, from: at(3600), to: at(3 * 3600), tariff: "tou-night" });
+    await samples(t.pool, [{ session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50 }]);
+    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 10 });
+    expect(await atRisk()).toEqual([`DEADLINE_AT_RISK:${s("a")}`]);
+  });
+});
