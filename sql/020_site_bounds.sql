@@ -81,3 +81,36 @@ LANGUAGE sql STABLE AS $$
   ) tier
   WHERE st.site_id = ANY (p_sites)
 $$;
+
+-- DEADLINE's price look-ahead (SPEC §10): the hours in [p_from, p_to) during which a published
+-- price interval in force (as rule 4 picks it: newest valid_from, then the last received) is
+-- strictly cheaper than p_price. The span is cut at every interval start and end inside it;
+-- each piece takes the price in force at its start. A gap with no interval is not published, so
+-- it never counts. session_allocation (040) and refresh_alerts (050) read it.
+CREATE OR REPLACE FUNCTION cheaper_hours(p_site_id text, p_from timestamptz, p_to timestamptz,
+  p_price double precision)
+RETURNS numeric
+LANGUAGE sql STABLE AS $$
+  WITH cuts AS (
+    SELECT p_from AS at
+    UNION
+    SELECT v.at
+    FROM price_intervals p
+    CROSS JOIN LATERAL (VALUES (p.valid_from), (p.valid_to)) AS v (at)
+    WHERE p.site_id = p_site_id AND p.valid_to > p_from AND p.valid_from < p_to
+      AND v.at > p_from AND v.at < p_to
+  ),
+  pieces AS (
+    SELECT at, coalesce(lead(at) OVER (ORDER BY at), p_to) AS until FROM cuts
+  )
+  SELECT coalesce(sum(extract(epoch FROM g.until - g.at) / 3600), 0)
+  FROM pieces g
+  CROSS JOIN LATERAL (
+    SELECT p.price_usd_kwh
+    FROM price_intervals p
+    WHERE p.site_id = p_site_id AND p.valid_from <= g.at AND g.at < p.valid_to
+    ORDER BY p.valid_from DESC, p.received_at DESC
+    LIMIT 1
+  ) pr
+  WHERE p_to > p_from AND pr.price_usd_kwh < p_price
+$$;

@@ -5,7 +5,8 @@
 --   amount  what the site hands out: max(T, sum of lo), so amount >= sum(lo) always
 --   lo, hi  the sessions' bounds (rule 5), element i belongs to the i-th session
 --   …       a policy that reads more of a session (BID_WEIGHTED: its bid) takes one more array,
---           in the same order
+--           in the same order; DEADLINE also takes the site's hard cap C (its guarantees may
+--           exceed the amount, never C)
 --   returns the exact kW of each session, in the same order, with lo_i <= kW_i <= hi_i and
 --           sum(kW) <= max(amount, sum(lo)); rounding (rule 8) and limitedBy (rule 9) are done
 --           by session_allocation.
@@ -129,6 +130,41 @@ LANGUAGE sql IMMUTABLE AS $$
   END
   FROM bidders b CROSS JOIN saturated sat
   GROUP BY sat.all_at_hi
+$$;
+
+-- DEADLINE (SPEC §10, energy-aware): needed rates first, then WATER_FILL above them.
+--   needed_i  what session i must get now to finish by departure (session_allocation computes
+--             it: remaining energy / hours left, capped at hi_i; hi_i once departure has passed;
+--             NULL or 0 for a session without a departure or an energy request)
+--   laxity_i  hours left - remaining / hi_i (NULL: no deadline, served last)
+-- The guarantee g_i = clamp(needed_i, lo_i, hi_i). Above the minimums (which admission already
+-- fitted under the cap), the extra g_i - lo_i is granted in order of least laxity (then i) while
+-- the hard cap lasts: the session where the cap runs out gets part of its extra, the ones after
+-- it none. The amount divided is max(amount, sum of guarantees): the price tier (in the amount)
+-- never throttles a guarantee, only what is left above them. That rest is water-filled over every
+-- session with lo := its guarantee (allocate_weighted_fill, all weights 1: allocate_water_fill
+-- assumes equal minimums), so the sessions without a deadline
+-- share it like WATER_FILL and a guaranteed session rises above its need only with the others.
+-- With no deadline at all it is exactly WATER_FILL. sum <= max(amount, sum lo) unless the
+-- guarantees need more, and never more than the cap: sum g <= max(cap, sum lo).
+CREATE OR REPLACE FUNCTION allocate_deadline(p_amount numeric, p_cap numeric, p_lo numeric[], p_hi numeric[],
+  p_needed numeric[], p_laxity numeric[])
+RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+  WITH sessions AS (
+    SELECT i, lo, hi, laxity, least(hi, greatest(lo, coalesce(needed, 0))) - lo AS extra
+    FROM unnest(p_lo, p_hi, p_needed, p_laxity) WITH ORDINALITY AS u (lo, hi, needed, laxity, i)
+  ),
+  granted AS (
+    SELECT i, lo, hi,
+           lo + least(extra, greatest(0, p_cap - (SELECT sum(lo) FROM sessions)
+             - coalesce(sum(extra) OVER (ORDER BY laxity NULLS LAST, i
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))) AS g
+    FROM sessions
+  )
+  SELECT allocate_weighted_fill(greatest(p_amount, sum(g)), array_agg(g ORDER BY i), array_agg(hi ORDER BY i),
+                                array_fill(1::numeric, ARRAY[count(*)::int]))
+  FROM granted
 $$;
 
 -- What session_allocation calls for a policy it does not know: an error naming the policy and the

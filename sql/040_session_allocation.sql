@@ -21,8 +21,22 @@ LANGUAGE sql STABLE AS $$
     -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i.
     SELECT s.session_id, s.site_id, s.charge_point_id, s.connector_id, s.rated_power_kw,
            s.current_power_kw, s.soc_pct, s.session_start_ts, coalesce(s.priority, 0) AS priority,
-           least(b.min_rate_kw, s.rated_power_kw::numeric) AS lo,
-           s.rated_power_kw::numeric AS hi,
+           -- DEADLINE: a session whose requested energy is delivered takes no share (lo = hi = 0,
+           -- ENERGY_MET); the other policies ignore the request.
+           CASE WHEN m.energy_met THEN 0 ELSE least(b.min_rate_kw, s.rated_power_kw::numeric) END AS lo,
+           CASE WHEN m.energy_met THEN 0 ELSE s.rated_power_kw::numeric END AS hi,
+           m.energy_met,
+           -- DEADLINE's needed rate: what the rated power cannot deliver in the strictly cheaper
+           -- published price intervals before departure (cheaper_hours, 020), over the other hours
+           -- left (the current piece is one of them, so they are > 0), at most the rated power
+           -- (all of it once departure has passed); and the laxity, hours left minus the hours
+           -- the remaining energy takes at rated power. NULL without a departure or request.
+           CASE WHEN d.hours_left IS NULL THEN NULL           -- (least() would skip the NULL)
+                WHEN d.hours_left <= 0 THEN s.rated_power_kw::numeric
+                ELSE least(s.rated_power_kw::numeric,
+                           greatest(0, d.remaining_kwh - s.rated_power_kw::numeric * d.cheaper_h)
+                             / nullif(d.hours_left - d.cheaper_h, 0)) END AS needed,
+           d.hours_left - d.remaining_kwh / nullif(s.rated_power_kw::numeric, 0) AS laxity,
            -- BID_WEIGHTED's weight: the session's bid, else the site's reserve price, else the
            -- tariff price in force (SPEC §10); a negative price bids 0.
            greatest(0, coalesce(s.bid_usd_kwh, st.reserve_bid_usd_kwh, b.price_usd_kwh))::numeric AS bid,
@@ -31,6 +45,17 @@ LANGUAGE sql STABLE AS $$
     FROM site_bounds(p_sites, p_now) b
     JOIN sites st ON st.site_id = b.site_id
     JOIN sessions s ON s.site_id = b.site_id AND s.ended_at IS NULL AND s.site_id = ANY (p_sites)
+    CROSS JOIN LATERAL (
+      SELECT coalesce(b.policy = 'DEADLINE' AND coalesce(s.energy_kwh, 0) >= s.requested_energy_kwh, false)
+               AS energy_met
+    ) m
+    LEFT JOIN LATERAL (
+      SELECT greatest(0, s.requested_energy_kwh - coalesce(s.energy_kwh, 0))::numeric AS remaining_kwh,
+             extract(epoch FROM s.departure_ts - p_now) / 3600 AS hours_left,
+             CASE WHEN b.policy = 'DEADLINE'
+                  THEN cheaper_hours(s.site_id, p_now, s.departure_ts, b.price_usd_kwh) ELSE 0 END AS cheaper_h
+      WHERE s.departure_ts IS NOT NULL AND s.requested_energy_kwh IS NOT NULL
+    ) d ON true
     WHERE b.has_data                      -- no demand sample yet: no setpoints (SITE_DATA_MISSING)
   ),
   admission AS (
@@ -49,7 +74,10 @@ LANGUAGE sql STABLE AS $$
            array_agg(session_id ORDER BY session_id) AS session_ids,
            array_agg(lo ORDER BY session_id) AS lo,
            array_agg(hi ORDER BY session_id) AS hi,
-           array_agg(bid ORDER BY session_id) AS bid
+           array_agg(bid ORDER BY session_id) AS bid,
+           min(ev_cap_kw) AS cap,
+           array_agg(needed ORDER BY session_id) AS needed,
+           array_agg(laxity ORDER BY session_id) AS laxity
     FROM admission
     WHERE admitted
     GROUP BY site_id, policy
@@ -64,12 +92,15 @@ LANGUAGE sql STABLE AS $$
       CASE p.policy
         WHEN 'WATER_FILL' THEN allocate_water_fill(p.amount, p.lo, p.hi)
         WHEN 'EQUAL_SHARE' THEN allocate_equal_share(p.amount, p.lo, p.hi)
+        WHEN 'DEADLINE' THEN allocate_deadline(p.amount, p.cap, p.lo, p.hi, p.needed, p.laxity)
         WHEN 'BID_WEIGHTED' THEN allocate_bid_weighted(p.amount, p.lo, p.hi, p.bid)
         ELSE allocation_policy_unknown(p.policy, p.site_id)
       END) AS d (session_id, exact_kw)
   ),
   exact AS (
-    SELECT admission.*, coalesce(d.exact_kw, 0) AS exact_kw   -- not admitted: 0
+    SELECT admission.*, coalesce(d.exact_kw, 0) AS exact_kw,  -- not admitted: 0
+           -- DEADLINE's guarantee (as allocate_deadline computes it, before the cap)
+           least(admission.hi, greatest(admission.lo, coalesce(admission.needed, 0))) AS guarantee
     FROM admission
     LEFT JOIN divided d ON d.session_id = admission.session_id AND admission.admitted
   )
@@ -79,8 +110,14 @@ LANGUAGE sql STABLE AS $$
          greatest(0, floor(exact_kw * 100) / 100)::numeric(10, 2),
          -- Rule 9: what bound this setpoint.
          CASE
+           WHEN energy_met THEN 'ENERGY_MET'
            WHEN NOT admitted THEN 'NOT_ADMITTED'
            WHEN exact_kw >= hi THEN 'RATED_POWER'
+           -- DEADLINE: held at its guaranteed (needed) rate above its minimum; below it, the cap
+           -- ran out before its turn (the price tier never cuts a guarantee).
+           WHEN policy = 'DEADLINE' AND guarantee > lo AND exact_kw = guarantee THEN 'DEADLINE'
+           WHEN policy = 'DEADLINE' AND exact_kw > lo AND exact_kw < guarantee THEN
+             CASE WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE' ELSE 'SITE_LIMIT' END
            WHEN exact_kw <= lo THEN 'MIN_RATE'
            WHEN tier_factor < 1 THEN 'PRICE_TIER'
            WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE'

@@ -52,6 +52,29 @@ BEGIN
     WHERE sp.site_id = ANY (p_sites) AND sp.limited_by = 'NOT_ADMITTED'
     GROUP BY sp.site_id
     UNION ALL
+    -- SPEC §4/§10, under every policy: a session with a departure and an energy request whose
+    -- remaining energy does not fit in the hours left at its current setpoint (0 hours once the
+    -- departure has passed). 0.01 kW of slack per hour, for the rounding down of rule 8. Under
+    -- DEADLINE, as its needed rate assumes, the rated power in the strictly cheaper published
+    -- intervals before departure (cheaper_hours, 020) and the setpoint in the other hours. The
+    -- message names no figure that changes with the clock, so it is not rewritten every recompute.
+    SELECT 'DEADLINE_AT_RISK', sp.site_id, sp.session_id,
+           format('Session %s cannot get its requested %s kWh (%s kWh delivered) by its departure at %s at %s kW',
+                  sp.session_id, round(s.requested_energy_kwh::numeric, 2), round(coalesce(s.energy_kwh, 0)::numeric, 2),
+                  to_char(s.departure_ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), sp.setpoint_kw)
+    FROM setpoints sp
+    JOIN sessions s ON s.session_id = sp.session_id
+    JOIN sites st ON st.site_id = sp.site_id
+    CROSS JOIN LATERAL (
+      SELECT greatest(0, extract(epoch FROM s.departure_ts - t) / 3600) AS hours_left,
+             CASE WHEN st.policy = 'DEADLINE' AND s.departure_ts > t
+                  THEN cheaper_hours(s.site_id, t, s.departure_ts, st.price_usd_kwh) ELSE 0 END AS cheaper_h
+    ) h
+    WHERE sp.site_id = ANY (p_sites) AND s.ended_at IS NULL
+      AND s.departure_ts IS NOT NULL AND s.requested_energy_kwh IS NOT NULL
+      AND greatest(0, s.requested_energy_kwh - coalesce(s.energy_kwh, 0))::numeric
+          > (sp.setpoint_kw + 0.01) * (h.hours_left - h.cheaper_h) + s.rated_power_kw::numeric * h.cheaper_h
+    UNION ALL
     SELECT 'SETPOINT_DEVIATION', sp.site_id, sp.session_id,
            format('Session %s draws %s kW against a commanded %s kW', sp.session_id,
                   round(s.current_power_kw::numeric, 1), sp.commanded_kw)

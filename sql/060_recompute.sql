@@ -19,8 +19,9 @@ AS $$
 DECLARE
   earlier_boundaries integer;
 BEGIN
-  -- A price interval or DR event starting or ending, a session timing out, site data going
-  -- stale, a deviation grace ending: the earliest after t, per site.
+  -- A price interval or DR event starting or ending, a session timing out or departing (DEADLINE
+  -- needs its rated power from then on; DEADLINE_AT_RISK), site data going stale, a deviation
+  -- grace ending: the earliest after t, per site.
   WITH nb AS (
     SELECT st.site_id, st.next_boundary_at AS old_at, least(
       (SELECT min(p.valid_from) FROM price_intervals p WHERE p.site_id = st.site_id AND p.valid_from > t),
@@ -29,6 +30,8 @@ BEGIN
       (SELECT min(d.event_end_ts) FROM dr_events d WHERE d.site_id = st.site_id AND d.event_end_ts > t),
       (SELECT min(s.sampled_ts) + make_interval(secs => st.session_timeout_s)
          FROM sessions s WHERE s.site_id = st.site_id AND s.ended_at IS NULL),
+      (SELECT min(s.departure_ts) FROM sessions s
+         WHERE s.site_id = st.site_id AND s.ended_at IS NULL AND s.departure_ts > t),
       CASE WHEN st.measured_ts + make_interval(secs => st.stale_timeout_s) > t
            THEN st.measured_ts + make_interval(secs => st.stale_timeout_s) END,
       (SELECT min(sp.commanded_at) + make_interval(secs => st.deviation_grace_s)

@@ -34,8 +34,9 @@ BEGIN
   -- Sites whose allocation inputs change: a new or revived session, a session ending, a new
   -- rated power or start time (or site), new energy needs or priority (departure, requested
   -- energy, the vehicle's limits, bid, priority: SPEC §9, nullable, so compared with IS DISTINCT
-  -- FROM), or a time boundary already reached. A plain meter value (power, SoC, energy) changes
-  -- no setpoint, only the deviation alerts.
+  -- FROM), the delivered energy reaching the requested energy (or falling back under it), or a
+  -- time boundary already reached. Any other meter value (power, SoC, energy) changes no
+  -- setpoint, only the alerts.
   -- One primary-key probe per new row (LATERAL ... LIMIT 1), so the check costs O(batch) and
   -- never becomes a hash join over every session of the fleet.
   SELECT array_agg(DISTINCT x.site_id ORDER BY x.site_id) INTO reallocate FROM (
@@ -43,7 +44,8 @@ BEGIN
     FROM new_rows r
     LEFT JOIN LATERAL (
       SELECT s.session_id, s.site_id, s.sampled_ts, s.ended_at, s.rated_power_kw, s.session_start_ts,
-             s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority
+             s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority,
+             s.energy_kwh
       FROM sessions s WHERE s.session_id = r.session_id LIMIT 1
     ) s ON true
     CROSS JOIN LATERAL unnest(
@@ -55,7 +57,10 @@ BEGIN
                 OR s.session_start_ts <> r.session_start_ts OR s.site_id <> r.site_id
                 OR (s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority)
                    IS DISTINCT FROM
-                   (r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority)))
+                   (r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority)
+                -- DEADLINE's ENERGY_MET: the meter value that completes (or reopens) the request
+                OR (coalesce(s.energy_kwh, 0) >= s.requested_energy_kwh)
+                   IS DISTINCT FROM (coalesce(r.energy_kwh, 0) >= r.requested_energy_kwh)))
     UNION ALL
     SELECT st.site_id FROM sites st
     WHERE st.site_id = ANY (touched) AND (st.next_boundary_at IS NULL OR st.next_boundary_at <= t)

@@ -28,7 +28,7 @@
 export const PRICE_TIERS = ["OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"] as const;
 export type PriceTier = (typeof PRICE_TIERS)[number];
 
-export const ALLOCATION_POLICIES = ["WATER_FILL", "EQUAL_SHARE", "BID_WEIGHTED"] as const;
+export const ALLOCATION_POLICIES = ["WATER_FILL", "EQUAL_SHARE", "DEADLINE", "BID_WEIGHTED"] as const;
 export type AllocationPolicy = (typeof ALLOCATION_POLICIES)[number];
 
 export const SETPOINT_LIMITS = [
@@ -38,6 +38,8 @@ export const SETPOINT_LIMITS = [
   "PRICE_TIER",
   "DEMAND_RESPONSE",
   "SITE_LIMIT",
+  "DEADLINE",
+  "ENERGY_MET",
   "SESSION_ENDED",
 ] as const;
 export type SetpointLimit = (typeof SETPOINT_LIMITS)[number];
@@ -45,6 +47,7 @@ export type SetpointLimit = (typeof SETPOINT_LIMITS)[number];
 export const ALERT_TYPES = [
   "SETPOINT_DEVIATION",
   "SITE_OVER_DEMAND",
+  "DEADLINE_AT_RISK",
   "CAPACITY_SHORTFALL",
   "STALE_SITE_DATA",
   "SITE_DATA_MISSING",

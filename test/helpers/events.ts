@@ -36,6 +36,12 @@ export interface SampleSpec {
   priority?: number;
   /** SPEC §9 bid_usd_kwh; absent is unknown (the site's reserve price applies). */
   bid?: number;
+  /** SPEC §9 departure_ts; absent is unknown. */
+  departure?: string;
+  /** SPEC §9 requested_energy_kwh; absent is unknown. */
+  requested?: number;
+  /** energy_kwh delivered so far; absent is unknown. */
+  energy?: number;
 }
 
 export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void> {
@@ -52,13 +58,17 @@ export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void>
       s.ended ?? null,
       s.priority ?? null,
       s.bid ?? null,
+      s.departure ?? null,
+      s.requested ?? null,
+      s.energy ?? null,
     );
-    const o = i * 10;
-    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, 'graphql')`;
+    const o = i * 13;
+    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, 'graphql')`;
   });
   await pool.query(
     `INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
-       current_power_kw, session_start_ts, sampled_ts, ended_ts, priority, bid_usd_kwh, source) VALUES ${rows.join(", ")}`,
+       current_power_kw, session_start_ts, sampled_ts, ended_ts, priority, bid_usd_kwh, departure_ts,
+       requested_energy_kwh, energy_kwh, source) VALUES ${rows.join(", ")}`,
     values,
   );
 }
