@@ -1,7 +1,7 @@
 // The service's allocation policies the simulator runs, in one place: the generated day
 // (sim/simulate.ts, sim/controllers/service.ts) and the trace replay (sim/trace/service-driver.ts)
 // both take their list from here, as do the tables and charts. A new service policy is one line
-// below (e.g. `{ policy: "DEADLINE", short: "dl", color: "#ff7f0e" }` once configureSite takes it).
+// below.
 
 export interface ServicePolicySpec {
   /** The AllocationPolicy value sent to configureSite. */
@@ -16,6 +16,7 @@ export const SERVICE_POLICY_SPECS = [
   { policy: "EQUAL_SHARE", short: "eq", color: "#1f77b4" },
   { policy: "WATER_FILL", short: "wf", color: "#2ca02c" },
   { policy: "BID_WEIGHTED", short: "bid", color: "#17becf" },
+  { policy: "DEADLINE", short: "dl", color: "#ff7f0e" },
 ] as const satisfies readonly ServicePolicySpec[];
 
 export type ServicePolicy = (typeof SERVICE_POLICY_SPECS)[number]["policy"];
