@@ -1,7 +1,8 @@
 // Entry point: read config, start, stop cleanly on SIGINT/SIGTERM.
-import { coerceError } from "./api/errors.js";
+
 import { buildApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
+import { coerceError } from "./lib/errors.js";
 
 let config: Config;
 try {

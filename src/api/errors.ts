@@ -61,15 +61,6 @@ export function subscriptionSource<T>(events: AsyncIterableIterator<T>): AsyncIt
   };
 }
 
-/** Unknown thrown values (strings, objects, errors) as an Error, once, where they are caught. */
-export function coerceError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") {
-    return Object.assign(new Error(value.message), value);
-  }
-  return new Error(typeof value === "string" ? value : `Non-error thrown: ${String(value)}`);
-}
-
 export function badUserInput(issues: readonly Issue[]): Error {
   const summary = issues
     .slice(0, 20)

@@ -1,12 +1,15 @@
 // Unknown thrown values, normalised once (after graphile/worker's coerceError in src/lib.ts).
 
-/** The value as an Error: an Error as it is, anything else wrapped (the original kept as `cause`). */
+/**
+ * The value as an Error: an Error as it is; an error-like object as an Error with its properties
+ * (a driver's `code` stays readable); anything else wrapped. The original is kept as `cause`.
+ */
 export function coerceError(error: unknown): Error {
   if (error instanceof Error) return error;
-  const message =
-    typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-      ? error.message
-      : String(error);
+  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
+    return Object.assign(new Error(error.message, { cause: error }), error);
+  }
+  const message = typeof error === "string" ? error : `Non-error thrown: ${String(error)}`;
   return new Error(message, { cause: error });
 }
 

@@ -4,7 +4,8 @@ import { GraphQLError } from "graphql";
 import { createGraphQLError } from "graphql-yoga";
 import { describe, expect, test } from "vitest";
 import { authorizationFromConnectionParams } from "../../src/access/gate.js";
-import { coerceError, isDatabaseUnavailable, subscriptionSource } from "../../src/api/errors.js";
+import { isDatabaseUnavailable, subscriptionSource } from "../../src/api/errors.js";
+import { coerceError } from "../../src/lib/errors.js";
 import type { AlertEvent } from "../../src/stream/events.js";
 import { Fanout, SubscriberTooSlowError } from "../../src/stream/fanout.js";
 
