@@ -11,6 +11,7 @@ import { loadConfig } from "../../src/config.js";
 import { type EmbeddedServer, freePort, postmasterOf, startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { bearer, startTestApp, TEST_API_KEYS, TEST_KEYS } from "../helpers/app.js";
 import { setClock, T0 } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 
 let dataDir: string;
 let cluster: string;
@@ -30,16 +31,6 @@ function postgresProcessesFor(dir: string): string[] {
     return execFileSync("pgrep", ["-f", dir], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
   } catch {
     return [];
-  }
-}
-
-async function until<T>(fn: () => Promise<T | null | undefined | false>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn().catch(() => null);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -73,7 +64,7 @@ async function startByHand(port: number): Promise<number> {
   const shell = spawn("sh", ["-c", command], { ...ids, detached: true, stdio: "ignore" });
   await new Promise((resolve) => shell.once("exit", resolve));
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-  await until(() => canConnect(url), "the hand-started PostgreSQL");
+  await until(() => canConnect(url), { what: "the hand-started PostgreSQL", timeoutMs: 30_000, intervalMs: 100 });
   const running = await postmasterOf(cluster);
   if (!running) throw new Error("no postmaster.pid after starting PostgreSQL by hand");
   return running.pid;
@@ -86,7 +77,11 @@ describe("embedded PostgreSQL tracked by its data folder", () => {
     expect(first).not.toBeNull();
     // The injected fault: the postmaster is stopped and started again by someone else.
     process.kill(first?.pid as number, "SIGINT");
-    await until(async () => (await postmasterOf(cluster)) === null, "the first postmaster to stop");
+    await until(async () => (await postmasterOf(cluster)) === null, {
+      what: "the first postmaster to stop",
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     const second = await startByHand(server.port);
     expect(second).not.toBe(first?.pid);
     await server.stop();
@@ -189,11 +184,11 @@ describe("stop() under load", () => {
     await blocker.query("BEGIN");
     await blocker.query("LOCK TABLE session_samples_raw IN ACCESS EXCLUSIVE MODE");
     const inFlight = [0, 1, 2, 3].map(send);
-    await until(
-      async () => (await t.app.metrics.httpInFlight.get()).values[0]?.value === 4,
-      "four requests in flight",
-      20_000,
-    );
+    await until(async () => (await t.app.metrics.httpInFlight.get()).values[0]?.value === 4, {
+      what: "four requests in flight",
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     const stopped = t.app.stop();
     await new Promise((r) => setTimeout(r, 300));
     // Stopping: a new request is not served (connection refused, or 503 on a kept-alive one).

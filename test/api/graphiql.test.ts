@@ -6,6 +6,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startTestApp, TEST_KEYS, type TestApp } from "../helpers/app.js";
 import { setClock, T0 } from "../helpers/events.js";
+import { until } from "../helpers/until.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -70,13 +71,8 @@ async function run(page: Page): Promise<void> {
 const responseText = async (page: Page) =>
   ((await page.locator(".graphiql-response").textContent()) ?? "").replace(/\s+/g, "");
 
-async function until(fn: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = (condition: () => Promise<boolean>, what: string) =>
+  until(condition, { what, timeoutMs: 20_000, intervalMs: 100 });
 
 describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("GraphiQL, offline", () => {
   test("renders from local assets and runs a query with the key from its headers editor", async () => {
@@ -84,7 +80,7 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("GraphiQL, o
     try {
       await typeHeaders(page, { Authorization: `Bearer ${TEST_KEYS.reader}` });
       await run(page);
-      await until(async () => (await responseText(page)).includes('"__typename":"Query"'), "the query result");
+      await waitFor(async () => (await responseText(page)).includes('"__typename":"Query"'), "the query result");
       expect(blocked).toEqual([]);
     } finally {
       await page.close();
@@ -96,7 +92,7 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("GraphiQL, o
     try {
       await typeHeaders(page, {});
       await run(page);
-      await until(async () => (await responseText(page)).includes("UNAUTHENTICATED"), "the 401 answer");
+      await waitFor(async () => (await responseText(page)).includes("UNAUTHENTICATED"), "the 401 answer");
     } finally {
       await page.close();
     }
@@ -126,7 +122,7 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("GraphiQL, o
         },
       );
       expect(res.errors).toBeUndefined();
-      await until(async () => (await responseText(page)).includes("gq-session-1"), "the subscription event");
+      await waitFor(async () => (await responseText(page)).includes("gq-session-1"), "the subscription event");
       expect(blocked).toEqual([]);
     } finally {
       await page.close();
