@@ -95,7 +95,6 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
       });
       consumer = new IngestConsumer({
         kafka,
-        topics: options.topics,
         kinds,
         groupId: options.groupId,
         db: options.database.db,

@@ -18,7 +18,6 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
-import type { KafkaTopics } from "../config.js";
 import type { Db } from "../db/pool.js";
 import type { Database } from "../db/types.js";
 import { insertStream, type KafkaOrigin, type Origin } from "../ingest/ingest.repository.js";
@@ -64,8 +63,6 @@ const HEARTBEAT_PUMP_MS = 1_000;
 
 export interface IngestConsumerOptions {
   kafka: Kafka;
-  /** Unused (the topics are the keys of `kinds`); kept until src/kafka/bridge.ts stops passing it. */
-  topics: KafkaTopics;
   kinds: ReadonlyMap<string, StreamKind>;
   groupId: string;
   db: Db;
@@ -368,7 +365,8 @@ export class IngestConsumer {
     if (kind === "sessionSamples") {
       const moves = await sessionMoves(trx, goods as Good<"sessionSamples">[]);
       dead.push(...moves);
-      goods = goods.filter((g) => !moves.some((m) => m.message === g.message));
+      const refused = new Set(moves.map((m) => m.message));
+      goods = goods.filter((g) => !refused.has(g.message));
     }
     let stored = 0;
     let accepted = goods.length;
