@@ -3,9 +3,10 @@ import { badUserInput, forbidden, notFound } from "../api/errors.js";
 import type { AppContext } from "../context.js";
 import type { Db } from "../db/pool.js";
 import { builder } from "../graphql/builder.js";
+import { BATCH_DESCRIPTION, IngestResultRef, validBatch } from "../graphql/ingest.js";
 import { insertSessionEnd, insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
-import { checkBatch, checkSessionEnd, type SessionSample } from "../ingest/validate.js";
+import { checkSessionEnd, type SessionSample } from "../ingest/validate.js";
 
 const samples = INPUT_STREAMS.sessionSamples;
 
@@ -86,12 +87,6 @@ const SessionSampleInput = builder.inputType("SessionSampleInput", {
   }),
 });
 
-export const IngestResultRef = builder.objectRef<{ accepted: number }>("IngestResult").implement({
-  fields: (t) => ({ accepted: t.exposeInt("accepted") }),
-});
-
-export const MAX_BATCH = 10_000;
-
 builder.queryFields((t) => ({
   session: t.field({
     type: ChargingSessionRef,
@@ -164,19 +159,13 @@ builder.mutationFields((t) => ({
   }),
   recordSessionSamples: t.field({
     type: IngestResultRef,
-    description: `All or nothing, in one statement: every bad item is reported by index. At most ${MAX_BATCH} items.`,
+    description: BATCH_DESCRIPTION,
     args: { inputs: t.arg({ type: [SessionSampleInput], required: true }) },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
-      if (args.inputs.length > MAX_BATCH) {
-        throw badUserInput([
-          { field: "inputs", message: `holds ${args.inputs.length} items; at most ${MAX_BATCH} per batch` },
-        ]);
-      }
-      const checked = checkBatch(args.inputs, samples.check);
-      if (!checked.ok) throw badUserInput(checked.issues);
-      await requireSessionSites(ctx, checked.value);
-      return { accepted: await insertStream(ctx.db, samples, checked.value) };
+      const batch = validBatch(args.inputs, samples);
+      await requireSessionSites(ctx, batch);
+      return { accepted: await insertStream(ctx.db, samples, batch) };
     },
   }),
   endSession: t.field({

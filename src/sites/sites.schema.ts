@@ -2,11 +2,12 @@ import { requireOperation, requireSite, siteScope } from "../access/access.js";
 import { badUserInput, notFound } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
 import { AllocationPolicyEnum, PriceTierEnum } from "../graphql/enums.js";
+import { BATCH_DESCRIPTION, IngestResultRef, validBatch } from "../graphql/ingest.js";
 import { insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
-import { checkBatch, type Issue } from "../ingest/validate.js";
+import type { Issue } from "../ingest/validate.js";
 import { findSessions } from "../sessions/sessions.repository.js";
-import { ChargingSessionRef, IngestResultRef, MAX_BATCH } from "../sessions/sessions.schema.js";
+import { ChargingSessionRef } from "../sessions/sessions.schema.js";
 import { SetpointRef } from "../setpoints/setpoints.schema.js";
 import type { SiteRow } from "./sites.js";
 import { configureSite, findSites } from "./sites.repository.js";
@@ -169,19 +170,13 @@ builder.mutationFields((t) => ({
   }),
   recordSiteDemands: t.field({
     type: IngestResultRef,
-    description: `All or nothing, in one statement: every bad item is reported by index. At most ${MAX_BATCH} items.`,
+    description: BATCH_DESCRIPTION,
     args: { inputs: t.arg({ type: [SiteDemandInput], required: true }) },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "ingest");
-      if (args.inputs.length > MAX_BATCH) {
-        throw badUserInput([
-          { field: "inputs", message: `holds ${args.inputs.length} items; at most ${MAX_BATCH} per batch` },
-        ]);
-      }
-      const checked = checkBatch(args.inputs, INPUT_STREAMS.siteDemand.check);
-      if (!checked.ok) throw badUserInput(checked.issues);
-      for (const demand of checked.value) requireSite(ctx.access, demand.siteId);
-      return { accepted: await insertStream(ctx.db, INPUT_STREAMS.siteDemand, checked.value) };
+      const batch = validBatch(args.inputs, INPUT_STREAMS.siteDemand);
+      for (const demand of batch) requireSite(ctx.access, demand.siteId);
+      return { accepted: await insertStream(ctx.db, INPUT_STREAMS.siteDemand, batch) };
     },
   }),
   configureSite: t.field({
