@@ -16,6 +16,7 @@ import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { isMigrated } from "./db/migrate.js";
 import { createKafkaBridge, type KafkaBridge } from "./kafka/bridge.js";
+import { FeedSequencer } from "./feed/sequencer.js";
 import { createKeyStore, ensureBootstrapAdminKey } from "./keys/keys.js";
 import { coerceError } from "./lib/errors.js";
 import { createLogger } from "./logger.js";
@@ -38,6 +39,7 @@ interface Running {
   wss: WebSocketServer;
   scheduler: Scheduler;
   liveStream: ChangeStream;
+  sequencer: FeedSequencer;
   fanout: Fanout;
   bridge: KafkaBridge | null;
   /** HTTP requests being answered; stop() waits for them (up to SHUTDOWN_DRAIN_MS). */
@@ -214,15 +216,20 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       onRecomputed: (sites) => metrics.boundarySitesRecomputed.inc(sites),
     });
     // Live fan-out: a temporary slot per process, so every instance serves its own subscribers.
+    // The sequencer fills any gap of the stream from the log (a reconnect, a lost slot).
+    const sequencer = new FeedSequencer(database.db, (events) => fanout.publish({ events }), logger);
     const liveStream = createChangeStream({
       connectionString: database.connectionString,
       slotName: `scc_live_${randomBytes(5).toString("hex")}`,
       temporary: true,
       logger,
       onTransaction: async (tx) => {
-        fanout.publish(tx);
+        await sequencer.onTransaction(tx);
         metrics.streamTransactions.inc({ reader: "live" });
       },
+    });
+    liveStream.onStateChange((state) => {
+      if (state === "streaming") sequencer.onStreaming();
     });
     // Kafka bridge (KAFKA_BROKERS set): the four topics in, setpoint commands out.
     const bridge = config.kafkaBrokers
@@ -235,7 +242,18 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           metrics,
         })
       : null;
-    running = { database, server, wss, scheduler, liveStream, fanout, bridge, inFlight, stopRevocationWatch };
+    running = {
+      database,
+      server,
+      wss,
+      scheduler,
+      liveStream,
+      sequencer,
+      fanout,
+      bridge,
+      inFlight,
+      stopRevocationWatch,
+    };
     try {
       await liveStream.start();
       await scheduler.start();
@@ -277,6 +295,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       await r.bridge?.stop();
       await r.scheduler.stop();
       await r.liveStream.stop();
+      r.sequencer.stop();
       await r.database.close();
       running = null;
       draining = false;

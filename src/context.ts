@@ -28,6 +28,8 @@ export interface Services {
 export interface AppContext extends Services {
   readonly access: Access;
   readonly loaders: Loaders;
+  /** SSE: the Last-Event-ID header of a reconnecting EventSource (a feed cursor); resumes after it. */
+  readonly lastEventId?: string | null;
 }
 
 function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
@@ -60,6 +62,10 @@ function createLoaders(db: Db): Loaders {
   };
 }
 
-export function createContext(services: Services, access: Access): AppContext {
-  return { ...services, access, loaders: createLoaders(services.db) };
+export function createContext(
+  services: Services,
+  access: Access,
+  request: { lastEventId?: string | null } = {},
+): AppContext {
+  return { ...services, access, loaders: createLoaders(services.db), lastEventId: request.lastEventId ?? null };
 }

@@ -1,11 +1,11 @@
-import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { subscriptionSource } from "../api/errors.js";
+import { requireOperation, siteScope } from "../access/access.js";
+import { openFeed } from "../feed/open.js";
 import { builder } from "../graphql/builder.js";
 import { AlertStatusEnum, AlertTypeEnum } from "../graphql/enums.js";
-import { type AlertRow, alertRowFromEvent } from "./alerts.js";
+import { type AlertModel, alertRowFromEvent } from "./alerts.js";
 import { findAlerts } from "./alerts.repository.js";
 
-export const AlertRef = builder.objectRef<AlertRow>("Alert").implement({
+export const AlertRef = builder.objectRef<AlertModel>("Alert").implement({
   fields: (t) => ({
     id: t.exposeID("id"),
     type: t.field({ type: AlertTypeEnum, resolve: (a) => a.type }),
@@ -16,6 +16,11 @@ export const AlertRef = builder.objectRef<AlertRow>("Alert").implement({
     updatedAt: t.field({ type: "DateTime", resolve: (a) => a.updated_at }),
     clearedAt: t.field({ type: "DateTime", nullable: true, resolve: (a) => a.cleared_at }),
     message: t.exposeString("message"),
+    cursor: t.string({
+      nullable: true,
+      description: "On alertChanged events: the event's feed cursor; subscribe with after: cursor to resume",
+      resolve: (a) => a.cursor ?? null,
+    }),
   }),
 });
 
@@ -36,14 +41,12 @@ builder.queryField("alerts", (t) =>
 builder.subscriptionField("alertChanged", (t) =>
   t.field({
     type: AlertRef,
-    description: "Alerts raised, updated and cleared, for a site or every site the key may see.",
-    args: { siteId: t.arg.id() },
-    subscribe: (_root, args, ctx) => {
-      requireOperation(ctx.access, "subscribe");
-      const siteId = args.siteId?.toString() ?? null;
-      if (siteId !== null) requireSite(ctx.access, siteId);
-      return subscriptionSource(ctx.fanout.subscribe("alert", { siteId, allowedSites: ctx.access.sites }));
+    description: "Alerts raised, updated and cleared, for a site or every site the key may see, in commit order. With after: every change after that cursor first (from the alert event log), then live.",
+    args: {
+      siteId: t.arg.id(),
+      after: t.arg.string({ description: "A cursor of an earlier alertChanged event: resume after it" }),
     },
+    subscribe: (_root, args, ctx) => openFeed("alert", ctx, args),
     resolve: (event) => alertRowFromEvent(event),
   }),
 );

@@ -5,12 +5,16 @@ import type { AlertsTable } from "../db/types.js";
 import type { AlertStatus, AlertType } from "../domain.js";
 
 export type AlertRow = Selectable<AlertsTable>;
+/** An alert as GraphQL shows it: the row, and on alertChanged events the event's feed cursor. */
+export type AlertModel = AlertRow & { cursor?: string };
 
 /** The new state of one alerts row (inserted when raised, updated while it holds and on clear). */
 export interface AlertEvent {
   kind: "alert";
-  /** bigserial, as a string. */
+  /** The alert's id (bigserial, as a string). */
   id: string;
+  /** The event's position in the feed (docs/feed.md), a decimal string. */
+  cursor: string;
   type: AlertType;
   siteId: string;
   sessionId: string | null;
@@ -23,11 +27,12 @@ export interface AlertEvent {
 
 const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
 
-/** A decoded alerts row (from the change stream) as an event. */
+/** A row of alert_events (decoded from the change stream, or read from the log) as an event. */
 export function alertFromRow(row: Readonly<Record<string, unknown>>): AlertEvent {
   return {
     kind: "alert",
-    id: String(row.id ?? ""),
+    id: String(row.alert_id ?? ""),
+    cursor: String(row.cursor ?? ""),
     type: String(row.type ?? "") as AlertType,
     siteId: String(row.site_id ?? ""),
     sessionId: row.session_id == null ? null : String(row.session_id),
@@ -41,8 +46,9 @@ export function alertFromRow(row: Readonly<Record<string, unknown>>): AlertEvent
   };
 }
 
-export function alertRowFromEvent(event: AlertEvent): AlertRow {
+export function alertRowFromEvent(event: AlertEvent): AlertModel {
   return {
+    cursor: event.cursor,
     id: event.id,
     type: event.type,
     site_id: event.siteId,

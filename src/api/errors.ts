@@ -1,6 +1,7 @@
 // GraphQL errors with codes (SPEC §6). Every code a client can see is in ErrorCode; unknown thrown
 // values are masked by yoga (maskDatabaseOutage turns a lost database into SERVICE_UNAVAILABLE).
 import { createGraphQLError } from "graphql-yoga";
+import { CursorExpiredError, InvalidCursorError } from "../feed/cursor.js";
 import type { Issue } from "../ingest/validate.js";
 import { SubscriberTooSlowError } from "../stream/fanout.js";
 
@@ -14,6 +15,7 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "SERVICE_UNAVAILABLE"
   | "SUBSCRIBER_TOO_SLOW"
+  | "CURSOR_EXPIRED"
   | "TOO_MANY_OPERATIONS"
   | "TOO_MANY_SUBSCRIPTIONS"
   | "BAD_REQUEST"
@@ -50,7 +52,7 @@ export function codedError(
 export function subscriptionSource<T>(events: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
   const coded = (error: unknown): never => {
     if (error instanceof SubscriberTooSlowError) throw codedError("SUBSCRIBER_TOO_SLOW", error.message);
-    throw error;
+    throw feedError(error);
   };
   return {
     next: () => events.next().catch(coded),
@@ -59,6 +61,21 @@ export function subscriptionSource<T>(events: AsyncIterableIterator<T>): AsyncIt
       return this;
     },
   };
+}
+
+/**
+ * A feed cursor's problem as a coded error: CURSOR_EXPIRED (HTTP 410 semantics: re-list, then
+ * watch from the new cursor) or BAD_USER_INPUT naming the field. Anything else is returned as is.
+ */
+export function feedError(error: unknown): unknown {
+  if (error instanceof CursorExpiredError) {
+    return codedError("CURSOR_EXPIRED", error.message, {
+      http: { status: 410 },
+      extensions: { cursor: error.cursor, horizon: error.horizon },
+    });
+  }
+  if (error instanceof InvalidCursorError) return badUserInput([{ field: error.field, message: error.problem }]);
+  return error;
 }
 
 export function badUserInput(issues: readonly Issue[]): Error {

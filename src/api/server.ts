@@ -24,6 +24,7 @@ import {
   WS_CLOSE,
 } from "./errors.js";
 import { renderLocalGraphiQL } from "./graphiql.js";
+import { useSseCursorIds } from "./sse-cursor.js";
 
 export { MAX_BODY_BYTES };
 
@@ -238,9 +239,10 @@ export function createGraphQLYoga(services: Services, config: Config, metrics: M
     // The gate bounds the body as announced and as read (PAYLOAD_TOO_LARGE, src/access/gate.ts).
     maxRequestBodySize: false,
     logging: services.logger,
-    context: ({ access }) => {
+    context: ({ access, request }) => {
       if (!access) throw new Error("no access on the server context: the access gate did not run");
-      return createContext(services, access);
+      // A reconnecting EventSource sends the id of the last event it got (a feed cursor).
+      return createContext(services, access, { lastEventId: request?.headers?.get("last-event-id") ?? null });
     },
     plugins: [
       useAccessGate(gate),
@@ -257,6 +259,7 @@ export function createGraphQLYoga(services: Services, config: Config, metrics: M
       codeVariableErrors(),
       rejectBadInput(),
       metricsPlugin(metrics),
+      useSseCursorIds(),
       // Last: it counts only subscriptions that no plugin above refused.
       limitSubscriptions(services.connections),
     ],

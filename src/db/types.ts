@@ -181,6 +181,8 @@ export interface SetpointCommandsTable {
   curtailment_pct: number;
   command_ts: Timestamp;
   created_at: Created;
+  /** Assigned at commit (sql/080_feed.sql); null only inside the writing transaction. */
+  cursor: Int8 | null;
 }
 
 export interface AlertsTable {
@@ -193,6 +195,39 @@ export interface AlertsTable {
   updated_at: Timestamp;
   cleared_at: Timestamp | null;
   message: string;
+}
+
+/** One alert raised, changed or cleared (sql/080_feed.sql), numbered from the feed counter. */
+export interface AlertEventsTable {
+  seq: Generated<string>;
+  cursor: Int8 | null;
+  alert_id: Int8;
+  type: AlertType;
+  site_id: string;
+  session_id: string | null;
+  status: AlertStatus;
+  raised_at: Timestamp;
+  updated_at: Timestamp;
+  cleared_at: Timestamp | null;
+  message: string;
+  created_at: Created;
+}
+
+export interface FeedCounterTable {
+  only_row: Generated<boolean>;
+  value: Int8;
+}
+
+export interface FeedHorizonTable {
+  feed: "commands" | "alerts";
+  pruned_cursor: Generated<string>;
+  updated_at: Created;
+}
+
+export interface FeedPositionsTable {
+  consumer: string;
+  cursor: Int8;
+  updated_at: Created;
 }
 
 export interface DeadLettersTable {
@@ -241,6 +276,10 @@ export interface Database {
   setpoints: SetpointsTable;
   setpoint_commands: SetpointCommandsTable;
   alerts: AlertsTable;
+  alert_events: AlertEventsTable;
+  feed_counter: FeedCounterTable;
+  feed_horizon: FeedHorizonTable;
+  feed_positions: FeedPositionsTable;
   dead_letters: DeadLettersTable;
   api_keys: ApiKeysTable;
 }

@@ -10,6 +10,8 @@ export interface SetpointCommand {
   kind: "command";
   /** bigserial, as a string (int8 does not fit a JS number in general). */
   seq: string;
+  /** The feed position (docs/feed.md): assigned at commit, totally ordered in commit order; a decimal string. */
+  cursor: string;
   commandId: string;
   sessionId: string;
   siteId: string;
@@ -39,6 +41,7 @@ export interface FieldSpec {
 /** The column of each field is its snake_case name. Order is the order of the Kafka message. */
 export const COMMAND_FIELDS = {
   seq: { type: "string", internal: true },
+  cursor: { type: "string", description: "Position in the command feed (commit order); resume after it" },
   commandId: { type: "id", description: "Unique per command, for de-duplication" },
   sessionId: { type: "id" },
   chargePointId: { type: "string" },

@@ -1,5 +1,5 @@
-import { requireOperation, requireSite, siteScope } from "../access/access.js";
-import { subscriptionSource } from "../api/errors.js";
+import { requireOperation, siteScope } from "../access/access.js";
+import { openFeed } from "../feed/open.js";
 import { builder, type SchemaTypes } from "../graphql/builder.js";
 import { PriceTierEnum, SetpointLimitEnum } from "../graphql/enums.js";
 import { COMMAND_FIELDS, type CommandField, type FieldSpec, type SetpointCommand } from "./command.js";
@@ -87,6 +87,11 @@ export const SetpointRef = builder.objectRef<SetpointModel>("Setpoint").implemen
     priceTier: t.field({ type: PriceTierEnum, resolve: (s) => s.price_tier }),
     curtailmentPct: t.exposeFloat("curtailment_pct"),
     updatedAt: t.field({ type: "DateTime", resolve: (s) => s.updated_at }),
+    cursor: t.string({
+      nullable: true,
+      description: "On setpointChanged events: the command's feed cursor; subscribe with after: cursor to resume",
+      resolve: (s) => s.command?.cursor ?? null,
+    }),
     commandId: t.id({
       nullable: true,
       description: "On setpointChanged events: the command's unique id, for de-duplication",
@@ -120,14 +125,13 @@ builder.queryField("setpoints", (t) =>
 builder.subscriptionField("setpointChanged", (t) =>
   t.field({
     type: SetpointRef,
-    description: "Every setpoint command of a site (or of every site the key may see), in commit order.",
-    args: { siteId: t.arg.id() },
-    subscribe: (_root, args, ctx) => {
-      requireOperation(ctx.access, "subscribe");
-      const siteId = args.siteId?.toString() ?? null;
-      if (siteId !== null) requireSite(ctx.access, siteId);
-      return subscriptionSource(ctx.fanout.subscribe("command", { siteId, allowedSites: ctx.access.sites }));
+    description:
+      "Every setpoint command of a site (or of every site the key may see), in commit order. With after: every command committed after that cursor first (from the outbox), then live, with no gap and no duplicate; CURSOR_EXPIRED past the retention.",
+    args: {
+      siteId: t.arg.id(),
+      after: t.arg.string({ description: "A cursor (of an event, setpointSnapshot or commands): resume after it" }),
     },
+    subscribe: (_root, args, ctx) => openFeed("command", ctx, args),
     resolve: (event) => setpointFromCommand(event),
   }),
 );

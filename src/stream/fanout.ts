@@ -1,7 +1,7 @@
 // Live fan-out of change events to subscribers in this process, filtered per site in memory.
 // Each subscriber has a bounded buffer: one that cannot keep up is closed with a reason instead
 // of growing memory or slowing the others.
-import type { AlertEvent, ChangeTransaction, SetpointCommandEvent } from "./events.js";
+import type { AlertEvent, ChangeEvent, SetpointCommandEvent } from "./events.js";
 
 /** Ends a subscriber that fell behind; the API shows it with the code SUBSCRIBER_TOO_SLOW. */
 export class SubscriberTooSlowError extends Error {
@@ -40,7 +40,17 @@ export class Fanout {
   /** Above the largest single transaction a healthy subscriber sees (a site's whole recompute). */
   constructor(private readonly bufferLimit = 10_000) {}
 
-  publish(tx: ChangeTransaction): void {
+  private readonly listeners = new Set<(events: readonly ChangeEvent[]) => void>();
+
+  /** Called after each publish with its events (the Kafka command publisher wakes up on it). */
+  onPublish(listener: (events: readonly ChangeEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Hands on events in cursor order (src/feed/sequencer.ts, or a transaction in tests). */
+  publish(tx: { readonly events: readonly ChangeEvent[] }): void {
+    for (const listener of this.listeners) listener(tx.events);
     for (const event of tx.events) {
       const targets = this.bySite.get(event.siteId);
       if (targets) for (const sub of targets) this.deliver(sub, event);

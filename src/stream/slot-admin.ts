@@ -7,7 +7,7 @@ import { parseLsn } from "./lsn.js";
 import type { ReplicationConnection } from "./replication-reader.js";
 
 export const DEFAULT_PUBLICATION = "scc_changes";
-const PUBLISHED_TABLES = "setpoint_commands, alerts";
+const PUBLISHED_TABLES = "setpoint_commands, alert_events";
 
 export interface ChangeStreamLogger {
   info(o: object, msg?: string): void;

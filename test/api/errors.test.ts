@@ -66,6 +66,7 @@ describe("subscriptionSource", () => {
     const alert = (id: string): AlertEvent => ({
       kind: "alert",
       id,
+      cursor: id,
       type: "STALE_SITE_DATA",
       siteId: "a",
       sessionId: null,
@@ -76,7 +77,7 @@ describe("subscriptionSource", () => {
       message: "m",
     });
     for (const id of ["1", "2", "3"]) {
-      fanout.publish({ commitLsn: "0/1", endLsn: "0/2", commitTime: new Date(0), events: [alert(id)] });
+      fanout.publish({ events: [alert(id)] });
     }
     await expect(events.next()).rejects.toBeInstanceOf(SubscriberTooSlowError);
     const error = await source.next().then(

@@ -6,6 +6,7 @@ function command(siteId: string, n: number): SetpointCommandEvent {
   return {
     kind: "command",
     seq: String(n),
+    cursor: String(n),
     commandId: `c-${n}`,
     sessionId: `${siteId}-s`,
     siteId,
