@@ -54,7 +54,8 @@ SELECT (SELECT count(*) FROM setpoint_commands) + (SELECT count(*) FROM alert_ev
 -- The largest cursor whose rows may have been pruned, per feed: a cursor below it is
 -- CURSOR_EXPIRED. Raised by advance_feed_horizon() (sql/080_feed.sql) when rows are pruned.
 CREATE TABLE feed_horizon (
-  feed text PRIMARY KEY CONSTRAINT feed_horizon_feed_values CHECK (feed IN ('commands', 'alerts')),
+  -- 'commands' (setpoint_commands) or 'alerts' (alert_events): the two rows inserted below.
+  feed text PRIMARY KEY,
   pruned_cursor bigint NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL DEFAULT now()
 );

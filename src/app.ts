@@ -15,8 +15,8 @@ import type { Config } from "./config.js";
 import type { Services } from "./context.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { isMigrated } from "./db/migrate.js";
-import { createKafkaBridge, type KafkaBridge } from "./kafka/bridge.js";
 import { FeedSequencer } from "./feed/sequencer.js";
+import { createKafkaBridge, type KafkaBridge } from "./kafka/bridge.js";
 import { createKeyStore, ensureBootstrapAdminKey } from "./keys/keys.js";
 import { coerceError } from "./lib/errors.js";
 import { createLogger } from "./logger.js";
@@ -240,6 +240,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           database,
           logger,
           metrics,
+          fanout,
         })
       : null;
     running = {

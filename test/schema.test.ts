@@ -23,8 +23,8 @@ test("the SPEC §6 contract is present", () => {
     "publishPriceSignal(input: PriceSignalInput!): PriceSignal!",
     "dispatchDemandResponse(input: DemandResponseInput!): DemandResponseEvent!",
     "configureSite(input: SiteConfigInput!): Site!",
-    "setpointChanged(siteId: ID): Setpoint!",
-    "alertChanged(siteId: ID): Alert!",
+    "setpointChanged(after: String, siteId: ID): Setpoint!",
+    "alertChanged(after: String, siteId: ID): Alert!",
   ]) {
     expect(sdl).toContain(field);
   }

@@ -41,7 +41,8 @@ builder.queryField("alerts", (t) =>
 builder.subscriptionField("alertChanged", (t) =>
   t.field({
     type: AlertRef,
-    description: "Alerts raised, updated and cleared, for a site or every site the key may see, in commit order. With after: every change after that cursor first (from the alert event log), then live.",
+    description:
+      "Alerts raised, updated and cleared, for a site or every site the key may see, in commit order. With after: every change after that cursor first (from the alert event log), then live.",
     args: {
       siteId: t.arg.id(),
       after: t.arg.string({ description: "A cursor of an earlier alertChanged event: resume after it" }),

@@ -219,7 +219,8 @@ export interface FeedCounterTable {
 }
 
 export interface FeedHorizonTable {
-  feed: "commands" | "alerts";
+  /** "commands" or "alerts" (the two rows migration 013 inserts). */
+  feed: string;
   pruned_cursor: Generated<string>;
   updated_at: Created;
 }

@@ -62,12 +62,7 @@ export async function readCommands(
 }
 
 /** Alert events after a cursor, in cursor (commit) order. */
-export async function readAlertEvents(
-  db: Db,
-  after: bigint,
-  filter: FeedFilter,
-  limit: number,
-): Promise<AlertEvent[]> {
+export async function readAlertEvents(db: Db, after: bigint, filter: FeedFilter, limit: number): Promise<AlertEvent[]> {
   if (filter.siteIds?.length === 0) return [];
   let query = db
     .selectFrom("alert_events")

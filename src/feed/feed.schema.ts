@@ -4,8 +4,8 @@ import { requireOperation, siteScope } from "../access/access.js";
 import { badUserInput, feedError } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
 import type { SetpointCommand } from "../setpoints/command.js";
-import { SetpointCommandRef, SetpointRef, type SetpointModel } from "../setpoints/setpoints.schema.js";
 import { findSetpoints } from "../setpoints/setpoints.repository.js";
+import { SetpointCommandRef, type SetpointModel, SetpointRef } from "../setpoints/setpoints.schema.js";
 import { parseCursor } from "./cursor.js";
 import { checkCursor, feedHead, feedHorizon, readCommands } from "./feed.repository.js";
 

@@ -8,6 +8,7 @@ import type { KafkaTopics } from "../config.js";
 import type { Database } from "../db/database.js";
 import { errorMessage } from "../lib/errors.js";
 import type { Metrics } from "../ops/metrics.js";
+import type { Fanout } from "../stream/fanout.js";
 import { CommandPublisher } from "./command-publisher.js";
 import { IngestConsumer } from "./ingest-consumer.js";
 import { ManagedProducer } from "./managed-producer.js";
@@ -21,6 +22,8 @@ export interface KafkaBridgeOptions {
   database: Database;
   logger: Logger;
   metrics: Metrics;
+  /** The live feed: wakes the command publisher when commands are committed. */
+  fanout?: Fanout;
 }
 
 export interface KafkaBridge {
@@ -110,6 +113,7 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
         logger,
         metrics,
         appMetrics: options.metrics,
+        fanout: options.fanout,
       });
       const ingest = consumer;
       const consuming = (async () => {
@@ -143,7 +147,7 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
       if (!running) return;
       running = false;
       // Consumer first (its batch in flight finishes or is abandoned uncommitted), then the
-      // publisher (the slot keeps anything not yet acknowledged by Kafka).
+      // publisher (its position moves only after Kafka acknowledged).
       await consumer?.stop();
       await publisher?.stop();
       await dlq?.close();

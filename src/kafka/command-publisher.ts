@@ -1,40 +1,40 @@
-// The Kafka sink of setpoint commands (SPEC §5): the outbox, read through a DURABLE logical
-// replication slot, published to the command topic, at least once.
+// The Kafka sink of setpoint commands (SPEC §5, docs/feed.md): the outbox, read by cursor,
+// published to the command topic in batches, at least once. No replication slot: the publisher's
+// position is a cursor in the database (feed_positions), so a service that runs without Kafka for
+// a while, a lost slot or a crash loses nothing the outbox still keeps (the retention).
 //
 // Leadership: one instance per database publishes. It holds a session-level advisory lock
 // (pg_try_advisory_lock) on a dedicated connection; the others retry every few seconds and take
-// over when the leader's session ends (process killed, connection lost, stopped). Losing the lock
-// connection stops publishing at once. The slot itself can only be streamed by one connection at
-// a time, so even a split second of two "leaders" cannot interleave deliveries.
+// over when the leader's session ends (process killed, connection lost, stopped). The position is
+// saved through that same connection, so an instance that lost the lock cannot move it.
 //
-// At-least-once: onTransaction returns only after Kafka acknowledged (acks=all, idempotent
-// producer) every command of the transaction, and the change stream confirms the slot position
-// only after onTransaction resolved. A crash or a Kafka outage leaves the transaction in the slot;
-// it is delivered (again) later. Consumers de-duplicate by command_id.
+// At-least-once: a batch (up to BATCH commands, in cursor order) is sent with acks=all on an
+// idempotent producer; only once Kafka acknowledged all of it is the position moved to its last
+// cursor. A crash in between publishes the batch again; consumers de-duplicate by command_id (or
+// by cursor). The leader reads the outbox when the live feed (the fan-out) says commands were
+// committed, and every pollIntervalMs anyway.
 import type { Kafka, Message } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import pg from "pg";
 import type { Logger } from "pino";
+import { createDb, type Db } from "../db/pool.js";
+import { feedHorizon, readCommands } from "../feed/feed.repository.js";
 import { errorMessage } from "../lib/errors.js";
 import { retry } from "../lib/retry.js";
 import { withTimeout } from "../lib/timeout.js";
 import type { Metrics } from "../ops/metrics.js";
-import {
-  type ChangeStream,
-  ChangeStreamSetupError,
-  createChangeStream,
-  slotLagBytes,
-} from "../stream/change-stream.js";
-import type { ChangeTransaction, SetpointCommandEvent } from "../stream/events.js";
+import type { SetpointCommand } from "../setpoints/command.js";
+import type { Fanout } from "../stream/fanout.js";
 import { ManagedProducer } from "./managed-producer.js";
 import { commandMessage } from "./messages.js";
-import { type KafkaMetrics, shortHash } from "./support.js";
+import type { KafkaMetrics } from "./support.js";
 
 /** pg_try_advisory_lock key of the command publisher (per database; migrations use 727274001). */
 export const LEADER_LOCK_KEY = 727_274_002;
-const SLOT_PREFIX = "scc_kafka_commands";
-/** Messages per produce request (a huge transaction is sent in slices, all before returning). */
-const SEND_CHUNK = 500;
+/** The durable slot earlier versions read the outbox through: dropped when found (it would pin WAL). */
+const LEGACY_SLOT_PREFIX = "scc_kafka_commands_";
+/** Commands per batch (one produce request). */
+export const BATCH = 500;
 /** A send pending this long makes the publisher unhealthy until one succeeds. */
 const SEND_STALL_MS = 5000;
 
@@ -46,21 +46,19 @@ export interface CommandPublisherOptions {
   logger: Logger;
   metrics: KafkaMetrics;
   appMetrics: Metrics;
+  /** The live feed of this process: the leader reads the outbox as soon as commands are committed. */
+  fanout?: Fanout;
   /** A non-leader tries to take over this often (ms, with jitter). */
   retryIntervalMs?: number;
-  /** The leader checks its lock connection (and the slot lag) this often (ms). */
+  /** The leader checks its lock connection this often (ms). */
   checkIntervalMs?: number;
+  /** The leader reads the outbox at least this often (ms), woken or not. */
+  pollIntervalMs?: number;
 }
 
-/**
- * The durable slot of this database: replication slots are per server, so two databases on one
- * server (or two test databases) must not share a name.
- */
-export function commandSlotName(database: string): string {
-  const clean = database.toLowerCase().replace(/[^a-z0-9_]/g, "_");
-  const name = `${SLOT_PREFIX}_${clean}`;
-  if (clean === database && name.length <= 63) return name;
-  return `${name.slice(0, 54)}_${shortHash(database)}`;
+/** The feed_positions row of a command topic. */
+export function positionKey(topic: string): string {
+  return `kafka:${topic}`;
 }
 
 /** Ends a connection without waiting long for a server that does not answer (the socket dies with the process at the latest). */
@@ -71,23 +69,33 @@ async function endQuietly(client: pg.Client): Promise<void> {
 export class CommandPublisher {
   private readonly log: Logger;
   private readonly producer: ManagedProducer;
+  private readonly db: Db;
   private readonly retryIntervalMs: number;
   private readonly checkIntervalMs: number;
+  private readonly pollIntervalMs: number;
   private stopped = true;
   private lockClient: pg.Client | null = null;
-  private stream: ChangeStream | null = null;
-  private slotName: string | null = null;
+  /** Increases at every leadership won or lost: a pump of an older term stops. */
+  private term = 0;
+  private leading = false;
+  private pumping: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** Serialises ticks, resignations and stop. */
   private chain: Promise<void> = Promise.resolve();
   private failing = false;
-  private recreationsSeen = 0;
   private tickFailures = 0;
+  private wake: (() => void) | null = null;
+  private woken = false;
+  private readonly unsubscribe: (() => void) | null;
+  /** The cursor of the last command Kafka acknowledged (null: not leading). */
+  private _position: bigint | null = null;
 
   constructor(private readonly options: CommandPublisherOptions) {
     this.log = options.logger;
+    this.db = createDb(options.pool);
     this.retryIntervalMs = options.retryIntervalMs ?? 3000;
     this.checkIntervalMs = options.checkIntervalMs ?? 5000;
+    this.pollIntervalMs = options.pollIntervalMs ?? (options.fanout ? 5000 : 500);
     this.producer = new ManagedProducer(options.kafka, {
       idempotent: true,
       maxInFlightRequests: 1,
@@ -96,15 +104,24 @@ export class CommandPublisher {
       // Fail fast: publish() retries for as long as it takes, and reports unhealthy meanwhile.
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
     });
+    this.unsubscribe =
+      options.fanout?.onPublish((events) => {
+        if (events.some((e) => e.kind === "command")) this.poke();
+      }) ?? null;
   }
 
   get leader(): boolean {
-    return this.stream !== null;
+    return this.leading;
   }
 
   /** False while publishing to Kafka fails. */
   get ok(): boolean {
     return !this.failing;
+  }
+
+  /** The cursor of the last command Kafka acknowledged, while leading. */
+  get position(): string | null {
+    return this._position === null ? null : this._position.toString();
   }
 
   async start(): Promise<void> {
@@ -118,6 +135,7 @@ export class CommandPublisher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.enqueue(() => this.resign("stopping"));
+    this.unsubscribe?.();
     await this.producer.close();
     this.failing = false;
   }
@@ -146,7 +164,7 @@ export class CommandPublisher {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      if (this.stream) await this.check();
+      if (this.leading) await this.check();
       else await this.tryToLead();
       this.tickFailures = 0;
     } catch (error) {
@@ -159,7 +177,7 @@ export class CommandPublisher {
       );
       await this.resign("leadership check failed");
     }
-    this.schedule(this.stream ? this.checkIntervalMs : this.retryIntervalMs);
+    this.schedule(this.leading ? this.checkIntervalMs : this.retryIntervalMs);
   }
 
   private async connectLockClient(): Promise<pg.Client> {
@@ -172,7 +190,7 @@ export class CommandPublisher {
     const lost = (error?: Error) => {
       if (this.lockClient !== client) return;
       this.lockClient = null;
-      if (!this.stream) return;
+      if (!this.leading) return;
       this.log.warn(
         { err: error ? errorMessage(error) : "connection ended" },
         "lost the leadership connection; stopping publishing",
@@ -198,134 +216,207 @@ export class CommandPublisher {
     this.lockClient ??= await this.connectLockClient();
     const client = this.lockClient;
     const { rows } = await withTimeout(
-      client.query<{ ok: boolean; db: string }>("SELECT pg_try_advisory_lock($1) AS ok, current_database() AS db", [
-        LEADER_LOCK_KEY,
-      ]),
+      client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [LEADER_LOCK_KEY]),
       10_000,
       "pg_try_advisory_lock",
     );
-    const row = rows[0];
-    if (!row?.ok) return; // another instance publishes
+    if (!rows[0]?.ok) return; // another instance publishes
     if (this.stopped || this.lockClient !== client) {
       await endQuietly(client);
       return;
     }
-    const slotName = commandSlotName(row.db);
-    this.slotName = slotName;
-    const stream: ChangeStream = createChangeStream({
-      connectionString: this.options.connectionString,
-      slotName,
-      temporary: false,
-      logger: this.log,
-      minBackoffMs: 250,
-      maxBackoffMs: 10_000,
-      onTransaction: (tx) => this.publish(stream, tx),
-    });
-    this.stream = stream;
-    this.recreationsSeen = 0;
+    await this.dropLegacySlot(client);
+    const position = await this.loadPosition(client);
+    this.term += 1;
+    this.leading = true;
+    this._position = position;
     this.log.info(
-      { slot: slotName, topic: this.options.topic },
-      "kafka command publisher is the leader: publishing setpoint commands",
+      { topic: this.options.topic, position: position.toString() },
+      "kafka command publisher is the leader: publishing setpoint commands from the outbox",
     );
-    try {
-      await stream.start();
-    } catch (error) {
-      // A setup error (publication or slot unusable) will not heal by itself; keep retrying slowly and say so.
-      this.log.error(
-        { slot: slotName, err: errorMessage(error), setup: error instanceof ChangeStreamSetupError },
-        "kafka command publisher: the change stream could not start",
-      );
-      await this.resign("change stream failed to start");
+    const term = this.term;
+    this.pumping = this.pump(term, client).catch((error: unknown) => {
+      this.log.error({ err: errorMessage(error) }, "kafka command publisher: publishing stopped");
+    });
+  }
+
+  /** The position of this topic; a topic without one starts at the oldest command kept. */
+  private async loadPosition(client: pg.Client): Promise<bigint> {
+    const key = positionKey(this.options.topic);
+    await client.query(
+      `INSERT INTO feed_positions (consumer, cursor)
+       SELECT $1, pruned_cursor FROM feed_horizon WHERE feed = 'commands'
+       ON CONFLICT (consumer) DO NOTHING`,
+      [key],
+    );
+    const { rows } = await client.query<{ cursor: string }>("SELECT cursor FROM feed_positions WHERE consumer = $1", [
+      key,
+    ]);
+    return BigInt(rows[0]?.cursor ?? 0);
+  }
+
+  /** A durable slot of an earlier version pins WAL for ever once nothing reads it: drop it. */
+  private async dropLegacySlot(client: pg.Client): Promise<void> {
+    const { rows } = await client
+      .query<{ slot_name: string }>(
+        `SELECT slot_name FROM pg_replication_slots
+         WHERE slot_name LIKE $1 AND database = current_database() AND NOT active`,
+        [`${LEGACY_SLOT_PREFIX}%`],
+      )
+      .catch(() => ({ rows: [] as { slot_name: string }[] }));
+    for (const { slot_name } of rows) {
+      await client.query("SELECT pg_drop_replication_slot($1)", [slot_name]).catch(() => {});
+      this.log.warn({ slot: slot_name }, "dropped the durable slot of the old command publisher (no longer read)");
     }
   }
 
-  /** The leader's periodic check: the lock connection answers; slot lag into the metrics. */
+  /** The leader's periodic check: the lock connection answers. */
   private async check(): Promise<void> {
     const client = this.lockClient;
     if (!client) throw new Error("no leadership connection");
     await withTimeout(client.query("SELECT 1"), 5000, "leadership connection check");
-    const stream = this.stream;
-    const slot = this.slotName;
-    if (!stream || !slot) return;
-    const { appMetrics } = this.options;
-    const lag = await slotLagBytes(this.options.pool, slot).catch(() => null);
-    if (lag !== null) appMetrics.slotLagBytes.set({ slot }, lag);
-    if (stream.slotRecreations > this.recreationsSeen) {
-      appMetrics.slotRecreations.inc({ slot }, stream.slotRecreations - this.recreationsSeen);
-      this.recreationsSeen = stream.slotRecreations;
-    }
   }
 
   private async resign(why: string): Promise<void> {
-    const stream = this.stream;
     const client = this.lockClient;
-    this.stream = null;
+    const wasLeading = this.leading;
     this.lockClient = null;
-    if (stream) {
-      this.log.info({ slot: this.slotName, why }, "kafka command publisher stops publishing");
-      await stream
-        .stop()
-        .catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, "change stream did not stop cleanly"));
-    }
-    this.failing = false;
-    // Ending the session releases the advisory lock (after the slot was let go).
+    this.leading = false;
+    this.term += 1;
+    this.poke();
+    if (wasLeading) this.log.info({ why, position: this.position }, "kafka command publisher stops publishing");
+    const pumping = this.pumping;
+    this.pumping = null;
+    // Ending the session releases the advisory lock; the pump of this term sees it and stops.
     if (client) await endQuietly(client);
+    await pumping;
+    this._position = null;
+    this.failing = false;
   }
 
-  /** onTransaction of the durable stream: resolves only once Kafka acknowledged every command. */
-  private async publish(stream: ChangeStream, tx: ChangeTransaction): Promise<void> {
-    const commands = tx.events.filter((e): e is SetpointCommandEvent => e.kind === "command");
-    if (commands.length === 0) return;
+  private poke(): void {
+    this.woken = true;
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private waitForWork(): Promise<void> {
+    if (this.woken) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, this.pollIntervalMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Reads the outbox after the position, publishes, moves the position; until the term ends. */
+  private async pump(term: number, client: pg.Client): Promise<void> {
+    let failures = 0;
+    while (this.term === term && !this.stopped) {
+      this.woken = false;
+      const position = this._position ?? 0n;
+      let batch: SetpointCommand[];
+      try {
+        const horizon = await feedHorizon(this.db, "commands");
+        if (position < horizon) {
+          this.log.error(
+            { topic: this.options.topic, position: position.toString(), horizon: horizon.toString() },
+            "kafka command publisher: commands after the position were pruned (retention) before they were published; going on from the oldest kept",
+          );
+          await this.savePosition(term, client, horizon);
+          continue;
+        }
+        batch = await readCommands(this.db, position, { siteIds: null }, BATCH);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        if (failures === 1 || failures % 20 === 0)
+          this.log.warn({ err: errorMessage(error) }, "kafka command publisher: could not read the outbox; retrying");
+        await this.waitForWork();
+        continue;
+      }
+      if (batch.length === 0) {
+        await this.waitForWork();
+        continue;
+      }
+      try {
+        await this.send(term, batch);
+        const last = batch.at(-1);
+        if (last) await this.savePosition(term, client, BigInt(last.cursor));
+      } catch (error) {
+        if (this.term !== term || this.stopped) return;
+        // The position did not move: the batch is read and sent again (at least once).
+        this.log.warn({ err: errorMessage(error) }, "kafka command publisher: could not save the position; retrying");
+        await this.waitForWork();
+        continue;
+      }
+      if (batch.length === BATCH) this.woken = true; // more to read at once
+    }
+  }
+
+  /** Moves the position (through the lock connection: only the leader can). */
+  private async savePosition(term: number, client: pg.Client, cursor: bigint): Promise<void> {
+    if (this.term !== term) throw new Error("no longer the command publisher");
+    await client.query(
+      "UPDATE feed_positions SET cursor = $2, updated_at = now() WHERE consumer = $1 AND cursor < $2",
+      [positionKey(this.options.topic), cursor.toString()],
+    );
+    this._position = cursor;
+  }
+
+  /** Resolves once Kafka acknowledged every command of the batch; retries until then, or until the term ends. */
+  private async send(term: number, commands: readonly SetpointCommand[]): Promise<void> {
     const { topic } = this.options;
     const messages: Message[] = commands.map((command) => ({
       key: command.chargePointId,
       value: JSON.stringify(commandMessage(command)),
-      headers: { "x-command-id": command.commandId, "content-type": "application/json" },
+      headers: { "x-command-id": command.commandId, "x-cursor": command.cursor, "content-type": "application/json" },
     }));
-    for (let start = 0; start < messages.length; start += SEND_CHUNK) {
-      const chunk = messages.slice(start, start + SEND_CHUNK);
-      await retry(
-        async () => {
-          // A send that hangs (broker unreachable: kafkajs retries connecting for a while) counts as failing.
-          const watchdog = setTimeout(() => {
-            this.failing = true;
-          }, SEND_STALL_MS);
-          try {
-            await this.producer.send({ topic, acks: -1, messages: chunk });
-          } finally {
-            clearTimeout(watchdog);
-          }
-          this.failing = false;
-          this.options.metrics.commandsPublished.inc({ topic }, chunk.length);
+    await retry(
+      async () => {
+        // A send that hangs (broker unreachable: kafkajs retries connecting for a while) counts as failing.
+        const watchdog = setTimeout(() => {
+          this.failing = true;
+        }, SEND_STALL_MS);
+        try {
+          await this.producer.send({ topic, acks: -1, messages });
+        } finally {
+          clearTimeout(watchdog);
+        }
+        this.failing = false;
+        this.options.metrics.commandsPublished.inc({ topic }, messages.length);
+      },
+      {
+        minMs: 200,
+        maxMs: 5000,
+        beforeAttempt: () => {
+          if (this.stopped || this.term !== term)
+            throw new Error("no longer the command publisher; the next leader goes on from the saved position");
         },
-        {
-          minMs: 200,
-          maxMs: 5000,
-          beforeAttempt: () => {
-            if (this.stopped || this.stream !== stream)
-              throw new Error("no longer the command publisher; the slot redelivers");
-          },
-          onFailure: (error, attempt, delay) => {
-            this.failing = true;
-            this.options.metrics.commandPublishFailures.inc({ topic });
-            const log =
-              attempt === 0 || attempt % 10 === 0 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
-            log(
-              {
-                topic,
-                commitLsn: tx.commitLsn,
-                commands: commands.length,
-                attempt,
-                retryInMs: delay,
-                err: errorMessage(error),
-              },
-              "could not publish setpoint commands to Kafka (the slot keeps them); retrying",
-            );
-            // The connection of this delivery is gone: let the stream reconnect and redeliver.
-            if (stream.state !== "streaming") throw error;
-          },
+        onFailure: (error, attempt, delay) => {
+          this.failing = true;
+          this.options.metrics.commandPublishFailures.inc({ topic });
+          const log =
+            attempt === 0 || attempt % 10 === 0 ? this.log.warn.bind(this.log) : this.log.debug.bind(this.log);
+          log(
+            {
+              topic,
+              position: this.position,
+              commands: commands.length,
+              attempt,
+              retryInMs: delay,
+              err: errorMessage(error),
+            },
+            "could not publish setpoint commands to Kafka (the outbox keeps them); retrying",
+          );
         },
-      );
-    }
+      },
+    );
   }
 }

@@ -104,8 +104,8 @@ test("every function and trigger in the schema is defined in sql/, where a reade
     `SELECT tg.tgname AS name FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
      WHERE c.relnamespace = 'public'::regnamespace AND NOT tg.tgisinternal ORDER BY 1`,
   );
-  expect(triggers.rows.map((r) => r.name)).toEqual(defined(/^CREATE TRIGGER (\w+) /gm));
-  expect(defined(/^DROP TRIGGER IF EXISTS (\w+) /gm)).toEqual(defined(/^CREATE TRIGGER (\w+) /gm));
+  expect(triggers.rows.map((r) => r.name)).toEqual(defined(/^CREATE (?:CONSTRAINT )?TRIGGER (\w+)\s/gm));
+  expect(defined(/^DROP TRIGGER IF EXISTS (\w+) /gm)).toEqual(defined(/^CREATE (?:CONSTRAINT )?TRIGGER (\w+)\s/gm));
 });
 
 describe("repeatable files (sql/)", () => {

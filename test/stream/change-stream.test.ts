@@ -120,13 +120,14 @@ describe("events", () => {
       timeoutMs: 10_000,
       what: "command",
     })) as SetpointCommandEvent;
-    const { rows } = await t.pool.query("SELECT seq, command_id FROM setpoint_commands WHERE session_id = $1", [
+    const { rows } = await t.pool.query("SELECT seq, cursor, command_id FROM setpoint_commands WHERE session_id = $1", [
       session,
     ]);
     expect(rows).toHaveLength(1);
     expect(cmd).toEqual({
       kind: "command",
       seq: rows[0].seq,
+      cursor: rows[0].cursor,
       commandId: rows[0].command_id,
       sessionId: session,
       siteId: site,
@@ -431,12 +432,12 @@ describe("slots and connections", () => {
       logger: { info() {}, warn() {}, error() {} },
     });
     // The publication is created on demand; make that impossible by hiding a published table.
-    await t.pool.query("ALTER TABLE alerts RENAME TO alerts_hidden");
+    await t.pool.query("ALTER TABLE alert_events RENAME TO alert_events_hidden");
     try {
       await expect(s.start()).rejects.toThrow(/cannot create publication no_such_pub_here/);
       expect(s.state).toBe("stopped");
     } finally {
-      await t.pool.query("ALTER TABLE alerts_hidden RENAME TO alerts");
+      await t.pool.query("ALTER TABLE alert_events_hidden RENAME TO alert_events");
       await s.stop();
     }
   });

@@ -131,9 +131,12 @@ describe("pgoutput decoder", () => {
     const ins = d.decode(Buffer.concat([ch("I"), i32(16400), ch("N"), tuple(row)]));
     expect(ins.tag).toBe("insert");
     if (ins.tag !== "insert") return;
-    expect(toChangeEvent(ins.relation, ins.new)).toEqual({
+    // Rows of alerts are not feed events (their log, alert_events, is): a row without a cursor maps to none.
+    expect(toChangeEvent(ins.relation, ins.new)).toBeNull();
+    expect(alertFromRow({ ...ins.new, alert_id: ins.new.id, cursor: "12" })).toEqual({
       kind: "alert",
       id: "7",
+      cursor: "12",
       type: "SITE_OVER_DEMAND",
       siteId: "s1",
       sessionId: null,

@@ -12,7 +12,7 @@ const relation = (oid: number, name: string): Relation => ({
   columns: [],
 });
 const COMMANDS = relation(1, "setpoint_commands");
-const ALERTS = relation(2, "alerts");
+const ALERTS = relation(2, "alert_events");
 const DEMAND = relation(3, "site_demand_raw");
 
 const T = new Date("2026-06-01T12:00:00Z");
@@ -29,6 +29,7 @@ const command = (seq: string): PgOutputMessage => ({
   relation: COMMANDS,
   new: {
     seq,
+    cursor: seq,
     command_id: `cmd-${seq}`,
     session_id: "s1",
     site_id: "site-a",
@@ -51,7 +52,8 @@ const alertUpdate = (id: string, status: string): PgOutputMessage => ({
   key: null,
   old: null,
   new: {
-    id,
+    alert_id: id,
+    cursor: `9${id}`,
     type: "SITE_OVER_LIMIT",
     site_id: "site-a",
     session_id: null,
