@@ -84,12 +84,14 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- SPEC §10 "Per-phase limits": max-min fair division under every constraint at once (progressive
--- filling). Each session starts at lo_i; all unsaturated sessions rise together (in kW) until a
--- session reaches hi_i, the site total reaches p_amount, or a grid phase reaches its available
--- current p_avail[p] (amps: a_p[i] per kW of session i); the sessions on a bound constraint are
--- frozen and the others continue. At most n + 4 rounds, each O(n). p_amount NULL: no total bound
--- (the policy's shares, passed as p_hi, already respect it). phase_limited[i]: a phase limit
--- froze session i below hi_i (limitedBy PHASE_LIMIT). Admission (040) made the minimums fit.
+-- filling). As in WATER_FILL, a session gets clamp(L, lo_i, hi_i) for a level L that rises from 0;
+-- the constraints are the site total (p_amount) and each grid phase's available current p_avail[p]
+-- (session i puts a_p[i] amps per kW on phase p). Between breakpoints (a lo_i or hi_i) every
+-- load is linear in L, so the next event is the nearest breakpoint or the level at which a
+-- constraint fills; the sessions on a full constraint are frozen where they are, the others rise
+-- on. At most 2n + 4 rounds, each O(n). p_amount NULL: no total bound (another policy's shares,
+-- passed as p_hi, already respect it). phase_limited[i]: a full phase froze session i below hi_i
+-- (limitedBy PHASE_LIMIT). Admission (040) made the minimums fit.
 CREATE OR REPLACE FUNCTION allocate_with_phase_limits(p_amount numeric, p_lo numeric[], p_hi numeric[],
   p_a1 numeric[], p_a2 numeric[], p_a3 numeric[], p_avail numeric[],
   OUT kw numeric[], OUT phase_limited boolean[])
@@ -100,68 +102,74 @@ DECLARE
   n integer := coalesce(cardinality(p_lo), 0);
   eps constant numeric := 1e-9;
   frozen boolean[];
-  used numeric[] := ARRAY[0, 0, 0];
-  total numeric := 0;
-  a numeric[];
-  delta numeric;
-  rate numeric;
-  active integer;
+  lvl numeric := 0;
+  nxt numeric;
+  cand numeric;
+  load numeric[];     -- 0: the site total, 1..3: the phases (amps), at the current level
+  slope numeric[];
+  lim numeric[];
+  coef numeric;
+  binding boolean[];
   i integer;
-  p integer;
+  c integer;
   rounds integer := 0;
 BEGIN
   kw := p_lo;
   frozen := array_fill(false, ARRAY[n]);
   phase_limited := array_fill(false, ARRAY[n]);
   IF n = 0 THEN RETURN; END IF;
-  FOR i IN 1..n LOOP
-    a := ARRAY[p_a1[i], p_a2[i], p_a3[i]];
-    total := total + kw[i];
-    FOR p IN 1..3 LOOP used[p] := used[p] + a[p] * kw[i]; END LOOP;
-    frozen[i] := kw[i] >= p_hi[i];
-  END LOOP;
+  lim := ARRAY[coalesce(p_amount, 'Infinity'::numeric), p_avail[1], p_avail[2], p_avail[3]];
   LOOP
     rounds := rounds + 1;
-    active := 0;
-    delta := NULL;
+    EXIT WHEN rounds > 2 * n + 4;
+    -- Loads at the current level, their slopes, and the next breakpoint of an unfrozen session.
+    load := ARRAY[0, 0, 0, 0]::numeric[];
+    slope := ARRAY[0, 0, 0, 0]::numeric[];
+    nxt := NULL;
     FOR i IN 1..n LOOP
-      IF NOT frozen[i] THEN
-        active := active + 1;
-        delta := least(delta, p_hi[i] - kw[i]);
-      END IF;
-    END LOOP;
-    EXIT WHEN active = 0 OR rounds > n + 4;
-    IF p_amount IS NOT NULL THEN delta := least(delta, (p_amount - total) / active); END IF;
-    FOR p IN 1..3 LOOP
-      rate := 0;
-      FOR i IN 1..n LOOP
-        IF NOT frozen[i] THEN rate := rate + (ARRAY[p_a1[i], p_a2[i], p_a3[i]])[p]; END IF;
+      IF NOT frozen[i] THEN kw[i] := least(p_hi[i], greatest(p_lo[i], lvl)); END IF;
+      FOR c IN 1..4 LOOP
+        coef := CASE c WHEN 1 THEN 1 WHEN 2 THEN p_a1[i] WHEN 3 THEN p_a2[i] ELSE p_a3[i] END;
+        load[c] := load[c] + coef * kw[i];
+        IF NOT frozen[i] AND p_lo[i] <= lvl AND lvl < p_hi[i] THEN slope[c] := slope[c] + coef; END IF;
       END LOOP;
-      IF rate > 0 THEN delta := least(delta, (p_avail[p] - used[p]) / rate); END IF;
-    END LOOP;
-    delta := greatest(0, delta);
-    FOR i IN 1..n LOOP
       IF NOT frozen[i] THEN
-        kw[i] := kw[i] + delta;
-        total := total + delta;
-        FOR p IN 1..3 LOOP used[p] := used[p] + (ARRAY[p_a1[i], p_a2[i], p_a3[i]])[p] * delta; END LOOP;
+        IF p_lo[i] > lvl THEN nxt := least(nxt, p_lo[i]); END IF;
+        IF p_hi[i] > lvl THEN nxt := least(nxt, p_hi[i]); END IF;
       END IF;
     END LOOP;
-    -- Freeze what binds: a session at hi, everyone at the site total, a phase's sessions at its limit.
+    EXIT WHEN nxt IS NULL;             -- every unfrozen session is at its hi: done
+    FOR c IN 1..4 LOOP
+      IF slope[c] > 0 THEN
+        cand := lvl + greatest(0, lim[c] - load[c]) / slope[c];
+        IF cand < nxt THEN nxt := cand; END IF;
+      END IF;
+    END LOOP;
+    lvl := nxt;
+    -- Which constraints are full at the new level; freeze their sessions (and those at hi).
+    binding := ARRAY[false, false, false, false];
+    FOR c IN 1..4 LOOP
+      load[c] := 0;
+    END LOOP;
+    FOR i IN 1..n LOOP
+      IF NOT frozen[i] THEN kw[i] := least(p_hi[i], greatest(p_lo[i], lvl)); END IF;
+      load[1] := load[1] + kw[i];
+      load[2] := load[2] + p_a1[i] * kw[i];
+      load[3] := load[3] + p_a2[i] * kw[i];
+      load[4] := load[4] + p_a3[i] * kw[i];
+    END LOOP;
+    FOR c IN 1..4 LOOP
+      binding[c] := load[c] >= lim[c] - eps;
+    END LOOP;
     FOR i IN 1..n LOOP
       IF NOT frozen[i] THEN
-        IF kw[i] >= p_hi[i] - eps THEN
-          kw[i] := p_hi[i];
+        IF kw[i] >= p_hi[i] THEN
           frozen[i] := true;
-        ELSIF p_amount IS NOT NULL AND total >= p_amount - eps THEN
+        ELSIF binding[1] THEN
           frozen[i] := true;
-        ELSE
-          FOR p IN 1..3 LOOP
-            IF (ARRAY[p_a1[i], p_a2[i], p_a3[i]])[p] > 0 AND used[p] >= p_avail[p] - eps THEN
-              frozen[i] := true;
-              phase_limited[i] := true;
-            END IF;
-          END LOOP;
+        ELSIF (binding[2] AND p_a1[i] > 0) OR (binding[3] AND p_a2[i] > 0) OR (binding[4] AND p_a3[i] > 0) THEN
+          frozen[i] := true;
+          phase_limited[i] := true;
         END IF;
       END IF;
     END LOOP;

@@ -91,9 +91,10 @@ LANGUAGE sql STABLE AS $$
     SELECT phased.*,
            sum(lo) OVER by_rank <= ev_cap_kw
            -- [electrical] and, with a per-phase limit, while the minimums' currents fit every phase
-           AND (avail IS NULL OR (sum(lo * a1) OVER by_rank <= avail[1] + 1e-9
-                                  AND sum(lo * a2) OVER by_rank <= avail[2] + 1e-9
-                                  AND sum(lo * a3) OVER by_rank <= avail[3] + 1e-9))
+           -- on the phases it loads (a session on L3 is not held back by a full L1)
+           AND (avail IS NULL OR ((a1 = 0 OR sum(lo * a1) OVER by_rank <= avail[1] + 1e-9)
+                                  AND (a2 = 0 OR sum(lo * a2) OVER by_rank <= avail[2] + 1e-9)
+                                  AND (a3 = 0 OR sum(lo * a3) OVER by_rank <= avail[3] + 1e-9)))
              AS admitted
     FROM phased
     WINDOW by_rank AS (PARTITION BY site_id ORDER BY priority DESC, session_start_ts, session_id)
