@@ -5,7 +5,7 @@
 -- point without settings) was added to the result, hence the DROP (CREATE OR REPLACE cannot
 -- change the result columns); recompute_sites (plpgsql) finds the new function by name.
 DROP FUNCTION IF EXISTS session_allocation(text[], timestamptz);
-CREATE FUNCTION session_allocation(p_sites text[], p_now timestamptz)
+CREATE OR REPLACE FUNCTION session_allocation(p_sites text[], p_now timestamptz)
 RETURNS TABLE (
   session_id text,
   site_id text,

@@ -80,7 +80,10 @@ describe("units and minimums (chargers in amps)", () => {
   test("rounding down in amps never lifts the sum over C", async () => {
     for (const x of ["a", "b", "c"]) await chargePoint(`cp-${s(x)}`, { voltage_v: 231 });
     await demand(t.pool, site, { limit: 20, current: 0, ev: 0 });
-    await samples(t.pool, ["a", "b", "c"].map((x) => ({ session: s(x), site, rated: 22 })));
+    await samples(
+      t.pool,
+      ["a", "b", "c"].map((x) => ({ session: s(x), site, rated: 22 })),
+    );
     const { rows } = await t.pool.query(
       `SELECT sum((ocpp_request #>> '{csChargingProfiles,chargingSchedule,chargingSchedulePeriod,0,limit}')::numeric
                   * 231 * 3 / 1000) AS drawn, sum(setpoint_kw) AS kw
@@ -239,16 +242,16 @@ describe("OCPP request on every command", () => {
     await chargePoint(`cp-${s("a")}`, { profile_purpose: "TX_DEFAULT_PROFILE" });
     await demand(t.pool, site, { limit: 50, current: 0, ev: 0 });
     await samples(t.pool, [{ session: s("a"), site, rated: 11, transactionId: "12" }]);
-    expect((await lastCommand(s("a"))).ocpp_request.csChargingProfiles.chargingProfilePurpose).toBe(
-      "TxDefaultProfile",
-    );
+    expect((await lastCommand(s("a"))).ocpp_request.csChargingProfiles.chargingProfilePurpose).toBe("TxDefaultProfile");
   });
 
   test("the final SESSION_ENDED command carries a 0 limit", async () => {
     await chargePoint(`cp-${s("a")}`);
     await demand(t.pool, site, { limit: 50, current: 0, ev: 0 });
     await samples(t.pool, [{ session: s("a"), site, rated: 11 }]);
-    await samples(t.pool, [{ session: s("a"), site, rated: 11, ts: "2026-06-01T12:00:05Z", ended: "2026-06-01T12:00:05Z" }]);
+    await samples(t.pool, [
+      { session: s("a"), site, rated: 11, ts: "2026-06-01T12:00:05Z", ended: "2026-06-01T12:00:05Z" },
+    ]);
     const command = await lastCommand(s("a"));
     expect(period(command.ocpp_request)).toEqual({ startPeriod: 0, limit: 0, numberPhases: 3 });
   });
