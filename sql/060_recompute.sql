@@ -152,7 +152,8 @@ BEGIN
   ended AS (
     SELECT g.session_id, g.site_id, g.charge_point_id, g.connector_id, 0::numeric(10, 2) AS setpoint_kw,
            g.commanded_kw AS old_commanded_kw, 'SESSION_ENDED'::text AS limited_by,
-           s.rated_power_kw, s.current_power_kw, s.soc_pct, st.price_tier, st.curtailment_pct
+           s.rated_power_kw, s.current_power_kw, s.soc_pct, st.price_tier, st.curtailment_pct,
+           NULL::numeric AS setpoint_limit
     FROM gone g
     JOIN sessions s ON s.session_id = g.session_id
     JOIN sites st ON st.site_id = g.site_id
@@ -160,18 +161,23 @@ BEGIN
   ),
   commands AS (
     INSERT INTO setpoint_commands (session_id, site_id, charge_point_id, connector_id, setpoint_kw,
-      previous_kw, limited_by, rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, command_ts)
-    SELECT session_id, site_id, charge_point_id, connector_id, setpoint_kw, old_commanded_kw, limited_by,
-           rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, t
+      previous_kw, limited_by, rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, command_ts,
+      ocpp_version, ocpp_request)
+    SELECT c.session_id, c.site_id, c.charge_point_id, c.connector_id, c.setpoint_kw, c.old_commanded_kw,
+           c.limited_by, c.rated_power_kw, c.current_power_kw, c.soc_pct, c.price_tier, c.curtailment_pct, t,
+           -- [electrical] the SetChargingProfile request, built here once per command (sql/035)
+           o.ocpp_version, o.ocpp_request
     FROM (
       SELECT session_id, site_id, charge_point_id, connector_id, setpoint_kw, old_commanded_kw, limited_by,
-             rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct
+             rated_power_kw, current_power_kw, soc_pct, price_tier, curtailment_pct, setpoint_limit
       FROM changed
       WHERE issues_command
       UNION ALL
       SELECT * FROM ended
     ) c
-    ORDER BY site_id, session_id
+    CROSS JOIN LATERAL ocpp_command(c.session_id, c.charge_point_id, c.connector_id, c.site_id, c.setpoint_kw,
+                                    c.setpoint_limit, t) o
+    ORDER BY c.site_id, c.session_id
   )
   INSERT INTO setpoints AS sp (session_id, site_id, charge_point_id, connector_id, setpoint_kw,
     commanded_kw, commanded_at, limited_by, price_tier, curtailment_pct, updated_at)
@@ -192,6 +198,7 @@ BEGIN
 
   PERFORM refresh_alerts(p_sites, t);
   PERFORM refresh_boundaries(p_sites, t);
+  PERFORM refresh_failsafe(p_sites, t);  -- [electrical] sql/035
 END
 $$;
 

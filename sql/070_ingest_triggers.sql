@@ -45,7 +45,7 @@ BEGIN
     LEFT JOIN LATERAL (
       SELECT s.session_id, s.site_id, s.sampled_ts, s.ended_at, s.rated_power_kw, s.session_start_ts,
              s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority,
-             s.energy_kwh
+             s.energy_kwh, s.phases, s.phase, s.voltage_v
       FROM sessions s WHERE s.session_id = r.session_id LIMIT 1
     ) s ON true
     CROSS JOIN LATERAL unnest(
@@ -58,6 +58,8 @@ BEGIN
                 OR (s.departure_ts, s.requested_energy_kwh, s.ev_max_kw, s.ev_min_kw, s.bid_usd_kwh, s.priority)
                    IS DISTINCT FROM
                    (r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority)
+                -- [electrical] the session's phases, grid phase or voltage (sql/035)
+                OR (s.phases, s.phase, s.voltage_v) IS DISTINCT FROM (r.phases, r.phase, r.voltage_v)
                 -- DEADLINE's ENERGY_MET: the meter value that completes (or reopens) the request
                 OR (coalesce(s.energy_kwh, 0) >= s.requested_energy_kwh)
                    IS DISTINCT FROM (coalesce(r.energy_kwh, 0) >= r.requested_energy_kwh)))
@@ -66,17 +68,31 @@ BEGIN
     WHERE st.site_id = ANY (touched) AND (st.next_boundary_at IS NULL OR st.next_boundary_at <= t)
   ) x;
 
+  -- [electrical] a connector seen for the first time: the site's failsafe must cover it, so its
+  -- failsafe is rebuilt at the recompute below (sql/035 refresh_failsafe).
+  WITH new_connectors AS (
+    INSERT INTO connectors (charge_point_id, connector_id, site_id)
+    SELECT DISTINCT ON (r.charge_point_id, r.connector_id) r.charge_point_id, r.connector_id, r.site_id
+    FROM new_rows r
+    ORDER BY r.charge_point_id, r.connector_id, r.sampled_ts DESC
+    ON CONFLICT (charge_point_id, connector_id) DO NOTHING
+    RETURNING site_id
+  )
+  UPDATE site_failsafe f SET cap_kw = NULL WHERE f.site_id IN (SELECT site_id FROM new_connectors);
+
   -- The newest sample by its own sampled_ts wins; an older one never overwrites. It wins whole:
   -- an optional field it lacks (NULL) is unknown now, not the last known value (docs/graphql.md).
   INSERT INTO sessions AS s (session_id, site_id, charge_point_id, connector_id, id_tag, rated_power_kw,
     current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_at, end_reason,
-    departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority)
+    departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority,
+    phases, phase, voltage_v, transaction_id)
   SELECT * FROM (
     SELECT DISTINCT ON (r.session_id)
            r.session_id, r.site_id, r.charge_point_id, r.connector_id, r.id_tag, r.rated_power_kw,
            r.current_power_kw, r.soc_pct, r.energy_kwh, r.session_start_ts, r.sampled_ts,
            r.ended_ts, CASE WHEN r.ended_ts IS NOT NULL THEN 'ENDED' END,
-           r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority
+           r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority,
+           r.phases, r.phase, r.voltage_v, r.transaction_id
     FROM new_rows r
     ORDER BY r.session_id, r.sampled_ts DESC, r.id DESC
   ) newest
@@ -90,6 +106,8 @@ BEGIN
       departure_ts = excluded.departure_ts, requested_energy_kwh = excluded.requested_energy_kwh,
       ev_max_kw = excluded.ev_max_kw, ev_min_kw = excluded.ev_min_kw,
       bid_usd_kwh = excluded.bid_usd_kwh, priority = excluded.priority,
+      phases = excluded.phases, phase = excluded.phase, voltage_v = excluded.voltage_v,
+      transaction_id = excluded.transaction_id,
       -- A sample that ends the session ends it; an explicit end is final; a newer sample revives
       -- a session that had only timed out.
       ended_at = CASE WHEN excluded.ended_at IS NOT NULL THEN excluded.ended_at
@@ -123,7 +141,8 @@ BEGIN
   -- The newest measurement by measured_ts wins.
   UPDATE sites st
   SET demand_limit_kw = n.demand_limit_kw, current_demand_kw = n.current_demand_kw,
-      ev_load_kw = n.ev_load_kw, measured_ts = n.measured_ts
+      ev_load_kw = n.ev_load_kw, measured_ts = n.measured_ts,
+      phase_currents_a = n.phase_currents_a  -- [electrical]
   FROM (SELECT DISTINCT ON (r.site_id) r.*
         FROM new_rows r ORDER BY r.site_id, r.measured_ts DESC, r.id DESC) n
   WHERE st.site_id = n.site_id AND (st.measured_ts IS NULL OR st.measured_ts < n.measured_ts);
@@ -233,6 +252,8 @@ LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET random_page_cost = 1.1
 AS $$
 BEGIN
+  -- [electrical] charge-point defaults change the failsafe too (sql/035 refresh_failsafe)
+  UPDATE site_failsafe SET cap_kw = NULL WHERE site_id = NEW.site_id;
   PERFORM recompute_sites(ARRAY[NEW.site_id]);
   RETURN NULL;
 END
@@ -241,5 +262,6 @@ $$;
 DROP TRIGGER IF EXISTS site_settings_changed ON sites;
 CREATE TRIGGER site_settings_changed AFTER UPDATE OF policy, min_rate_kw, factor_off_peak, factor_mid_peak,
   factor_on_peak, factor_critical_peak, deviation_threshold_kw, deviation_grace_s, deadband_kw,
-  session_timeout_s, stale_timeout_s, reserve_bid_usd_kwh ON sites
+  session_timeout_s, stale_timeout_s, reserve_bid_usd_kwh,
+  phase_limit_a, voltage_v, ocpp_version, charging_rate_unit, phases, min_current_a, stack_level, failsafe_seconds ON sites
 FOR EACH ROW EXECUTE FUNCTION on_site_settings();

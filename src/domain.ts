@@ -24,6 +24,12 @@
 //   cursor      a position in the command feed that a consumer can resume from
 //   leader      the one instance (advisory lock) that reads the durable slot and feeds Kafka
 //   DLQ         dead-letter queue: a bad Kafka message parked in dead_letters and <topic>.dlq
+//   charge point a charger with connectors, speaking OCPP 1.6 or 2.0.1; configureChargePoint sets
+//               its electrical model (unit, phases, minimum current), defaults on the site
+//   phase       a grid phase L1, L2 or L3; a 1-phase session loads one, a 3-phase session all three
+//   granularity the step of a charger's limit in its unit (0.1 A, 1 W); limits are rounded down to it
+//   failsafe    the TxDefaultProfile limits per connector that keep a site under its cap if the
+//               coordinator is lost (installed by the CPMS at a lower stack level)
 
 export const PRICE_TIERS = ["OFF_PEAK", "MID_PEAK", "ON_PEAK", "CRITICAL_PEAK"] as const;
 export type PriceTier = (typeof PRICE_TIERS)[number];
@@ -40,6 +46,7 @@ export const SETPOINT_LIMITS = [
   "SITE_LIMIT",
   "DEADLINE",
   "ENERGY_MET",
+  "PHASE_LIMIT",
   "SESSION_ENDED",
 ] as const;
 export type SetpointLimit = (typeof SETPOINT_LIMITS)[number];
@@ -62,3 +69,18 @@ export type Role = (typeof ROLES)[number];
 
 export const SOURCES = ["graphql", "kafka"] as const;
 export type Source = (typeof SOURCES)[number];
+
+/** OCPP versions a charge point can speak (1.6 and 2.0.1). */
+export const OCPP_VERSIONS = ["V16", "V201"] as const;
+export type OcppVersion = (typeof OCPP_VERSIONS)[number];
+
+/** The unit of a charge point's limits: A (AC, per phase) or W (DC). */
+export const CHARGING_RATE_UNITS = ["A", "W"] as const;
+export type ChargingRateUnit = (typeof CHARGING_RATE_UNITS)[number];
+
+export const GRID_PHASES = ["L1", "L2", "L3"] as const;
+export type GridPhase = (typeof GRID_PHASES)[number];
+
+/** AUTO: TxProfile when a transaction id is known, else TxDefaultProfile; or always TxDefaultProfile. */
+export const PROFILE_PURPOSES = ["AUTO", "TX_DEFAULT_PROFILE"] as const;
+export type ProfilePurpose = (typeof PROFILE_PURPOSES)[number];

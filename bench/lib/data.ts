@@ -67,6 +67,10 @@ export function roundSamples(
         evMinKw: null,
         bidUsdKwh: null,
         priority: null,
+        phases: null,
+        phase: null,
+        voltageV: null,
+        transactionId: null,
       });
     }
   }
@@ -91,6 +95,7 @@ export function siteDemand(fleet: Fleet, measuredTs: Date = fleet.t0): SiteDeman
     currentDemandKw: BUILDING_KW + evLoad,
     evLoadKw: evLoad,
     measuredTs,
+    phaseCurrentsA: null,
   }));
 }
 

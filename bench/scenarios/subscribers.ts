@@ -107,6 +107,7 @@ export async function seedLoneSession(database: BenchDatabase) {
     currentDemandKw: 5,
     evLoadKw: 5,
     measuredTs: new Date(t0.getTime() + k * 1000),
+    phaseCurrentsA: null,
   });
   await insertStream(database.db, INPUT_STREAMS.siteDemand, [demandAt(0, 16)]);
   await insertStream(database.db, INPUT_STREAMS.sessionSamples, [
@@ -129,6 +130,10 @@ export async function seedLoneSession(database: BenchDatabase) {
       evMinKw: null,
       bidUsdKwh: null,
       priority: null,
+      phases: null,
+      phase: null,
+      voltageV: null,
+      transactionId: null,
     },
   ]);
   return { t0, demandAt };

@@ -6,9 +6,31 @@ type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Created = ColumnType<Date, Date | string | undefined, Date | string>;
 type Int8 = ColumnType<string, number | bigint | string, number | bigint | string>;
 
-export type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit, Source } from "../domain.js";
+export type {
+  AlertStatus,
+  AlertType,
+  AllocationPolicy,
+  ChargingRateUnit,
+  GridPhase,
+  OcppVersion,
+  PriceTier,
+  ProfilePurpose,
+  SetpointLimit,
+  Source,
+} from "../domain.js";
 
-import type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit, Source } from "../domain.js";
+import type {
+  AlertStatus,
+  AlertType,
+  AllocationPolicy,
+  ChargingRateUnit,
+  GridPhase,
+  OcppVersion,
+  PriceTier,
+  ProfilePurpose,
+  SetpointLimit,
+  Source,
+} from "../domain.js";
 
 interface KafkaOrigin {
   source: Source;
@@ -46,6 +68,15 @@ export interface SitesTable {
   dr_event_id: string | null;
   next_boundary_at: Date | null;
   created_at: Created;
+  phase_currents_a: number[] | null;
+  phase_limit_a: number | null;
+  voltage_v: ColumnType<number, number | undefined, number>;
+  ocpp_version: ColumnType<OcppVersion, OcppVersion | undefined, OcppVersion>;
+  charging_rate_unit: ColumnType<ChargingRateUnit, ChargingRateUnit | undefined, ChargingRateUnit>;
+  phases: ColumnType<number, number | undefined, number>;
+  min_current_a: ColumnType<number, number | undefined, number>;
+  stack_level: ColumnType<number, number | undefined, number>;
+  failsafe_seconds: ColumnType<number, number | undefined, number>;
 }
 
 export interface SessionSamplesRawTable extends KafkaOrigin {
@@ -68,6 +99,10 @@ export interface SessionSamplesRawTable extends KafkaOrigin {
   ev_min_kw: number | null;
   bid_usd_kwh: number | null;
   priority: number | null;
+  phases: number | null;
+  phase: GridPhase | null;
+  voltage_v: number | null;
+  transaction_id: string | null;
 }
 
 export interface SiteDemandRawTable extends KafkaOrigin {
@@ -77,6 +112,7 @@ export interface SiteDemandRawTable extends KafkaOrigin {
   current_demand_kw: number;
   ev_load_kw: number;
   measured_ts: Timestamp;
+  phase_currents_a: number[] | null;
 }
 
 export interface PriceSignalsRawTable extends KafkaOrigin {
@@ -128,6 +164,10 @@ export interface SessionsTable {
   ev_min_kw: number | null;
   bid_usd_kwh: number | null;
   priority: number | null;
+  phases: number | null;
+  phase: GridPhase | null;
+  voltage_v: number | null;
+  transaction_id: string | null;
 }
 
 export interface PriceIntervalsTable {
@@ -183,6 +223,40 @@ export interface SetpointCommandsTable {
   created_at: Created;
   /** Assigned at commit (sql/080_feed.sql); null only inside the writing transaction. */
   cursor: Int8 | null;
+  ocpp_version: OcppVersion | null;
+  ocpp_request: unknown | null;
+}
+
+export interface ChargePointsTable {
+  charge_point_id: string;
+  site_id: string;
+  ocpp_version: OcppVersion | null;
+  charging_rate_unit: ChargingRateUnit | null;
+  phases: number | null;
+  voltage_v: number | null;
+  min_current_a: number | null;
+  limit_granularity: number | null;
+  stack_level: number | null;
+  profile_purpose: ProfilePurpose | null;
+  failsafe_seconds: number | null;
+  updated_at: Created;
+}
+
+export interface ConnectorsTable {
+  charge_point_id: string;
+  connector_id: number;
+  site_id: string;
+  first_seen_at: Created;
+}
+
+export interface SiteFailsafeTable {
+  site_id: string;
+  cap_kw: number | null;
+  fingerprint: string | null;
+  profiles: unknown;
+  version: ColumnType<string, number | bigint | string | undefined, number | bigint | string>;
+  published_version: ColumnType<string, number | bigint | string | undefined, number | bigint | string>;
+  updated_at: Timestamp;
 }
 
 export interface AlertsTable {
@@ -266,6 +340,9 @@ export interface ClockSettingTable {
 export interface Database {
   clock_setting: ClockSettingTable;
   sites: SitesTable;
+  charge_points: ChargePointsTable;
+  connectors: ConnectorsTable;
+  site_failsafe: SiteFailsafeTable;
   session_samples_raw: SessionSamplesRawTable;
   site_demand_raw: SiteDemandRawTable;
   price_signals_raw: PriceSignalsRawTable;

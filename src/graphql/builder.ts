@@ -8,6 +8,7 @@ export interface SchemaTypes {
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: string; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
   };
 }
 
@@ -26,6 +27,13 @@ builder.scalarType("DateTime", {
     }
     return value;
   },
+});
+
+// Any JSON value, as is (the OCPP requests of commands and failsafe profiles).
+builder.scalarType("JSON", {
+  description: "A JSON value, e.g. an OCPP request ready to send",
+  serialize: (value) => value,
+  parseValue: (value) => value,
 });
 
 builder.queryType({});

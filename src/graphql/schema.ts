@@ -7,6 +7,7 @@ import "../signals/signals.schema.js";
 import "../keys/keys.schema.js";
 import "../clock/clock.schema.js";
 import "../feed/feed.schema.js";
+import "../chargepoints/chargepoints.schema.js";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 

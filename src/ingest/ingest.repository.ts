@@ -35,7 +35,7 @@ async function insertRaw<T>(
     throw new Error(`expected ${rows.length} Kafka positions, got ${positions.length}`);
   }
   const names = sql.raw(columns.map((c) => c.name).join(", "));
-  const selected = sql.raw(columns.map((c) => `u.${c.name}`).join(", "));
+  const selected = sql.raw(columns.map((c) => (c.cast ? `u.${c.name}::${c.cast}` : `u.${c.name}`)).join(", "));
   const arrays = sql.join(columns.map((c) => sql`${rows.map(c.value)}::${sql.raw(c.type)}[]`));
   const result = await sql`
     INSERT INTO ${sql.raw(table)} (${names}, source, kafka_topic, kafka_partition, kafka_offset)

@@ -19,6 +19,8 @@ export interface Column<T> {
   readonly name: string;
   readonly type: "text" | "int" | "float8" | "timestamptz";
   readonly value: (row: T) => string | number | null;
+  /** A cast applied when the value is stored (an array travels as its text form). */
+  readonly cast?: string;
 }
 
 export interface InputStream<T> {
@@ -60,6 +62,10 @@ const sessionSamples: InputStream<SessionSample> = {
     { name: "ev_min_kw", type: "float8", value: (r) => r.evMinKw },
     { name: "bid_usd_kwh", type: "float8", value: (r) => r.bidUsdKwh },
     { name: "priority", type: "int", value: (r) => r.priority },
+    { name: "phases", type: "int", value: (r) => r.phases },
+    { name: "phase", type: "text", value: (r) => r.phase },
+    { name: "voltage_v", type: "float8", value: (r) => r.voltageV },
+    { name: "transaction_id", type: "text", value: (r) => r.transactionId },
   ],
   inputOnlyFields: ["ended"],
   check: checkSessionSample,
@@ -76,6 +82,12 @@ const siteDemand: InputStream<SiteDemand> = {
     { name: "current_demand_kw", type: "float8", value: (r) => r.currentDemandKw },
     { name: "ev_load_kw", type: "float8", value: (r) => r.evLoadKw },
     { name: "measured_ts", type: "timestamptz", value: (r) => iso(r.measuredTs) },
+    {
+      name: "phase_currents_a",
+      type: "text",
+      cast: "float8[]",
+      value: (r) => (r.phaseCurrentsA ? `{${r.phaseCurrentsA.join(",")}}` : null),
+    },
   ],
   check: checkSiteDemand,
 };

@@ -1,6 +1,6 @@
 // Validation of the four input streams and session ends (SPEC §2). One code path for GraphQL and
 // Kafka: both hand a camelCase record here and get a typed event or the list of problems.
-import { PRICE_TIERS, type PriceTier } from "../domain.js";
+import { GRID_PHASES, type GridPhase, PRICE_TIERS, type PriceTier } from "../domain.js";
 
 export interface Issue {
   readonly field: string;
@@ -35,6 +35,15 @@ export interface SessionSample {
   bidUsdKwh: number | null;
   /** Integer −1000..1000, higher first. */
   priority: number | null;
+  // SPEC §9 electrical model and OCPP id, all optional.
+  /** Phases the session draws on: 1, 2 or 3. */
+  phases: number | null;
+  /** The grid phase of a 1-phase (or the first of a 2-phase) session. */
+  phase: GridPhase | null;
+  /** Phase-to-neutral voltage, 100-1,000 V (absent: the charge point's or the site's). */
+  voltageV: number | null;
+  /** OCPP transaction id: a 1.6 integer or a 2.0.1 string of at most 36 characters, kept as text. */
+  transactionId: string | null;
 }
 
 export interface SiteDemand {
@@ -43,6 +52,8 @@ export interface SiteDemand {
   currentDemandKw: number;
   evLoadKw: number;
   measuredTs: Date;
+  /** Measured current per grid phase [L1, L2, L3] (building + EV), amps; optional. */
+  phaseCurrentsA: number[] | null;
 }
 
 export interface PriceSignal {
@@ -71,6 +82,11 @@ const MAX_SESSION_ENERGY_KWH = 1_000;
 /** A driver's bid: above this it is a typo or an attack, not an offer. */
 const MAX_BID_USD_KWH = 100;
 const MAX_PRIORITY = 1_000;
+/** OCPP 2.0.1 transactionId: string(36); 1.6: an integer (int32). */
+const MAX_TRANSACTION_ID_LENGTH = 36;
+const MIN_VOLTAGE_V = 100;
+const MAX_VOLTAGE_V = 1_000;
+const MAX_PHASE_CURRENT_A = 100_000;
 const EARLIEST = Date.parse("2000-01-01T00:00:00Z");
 const DAY_MS = 86_400_000;
 /** Observations (samples, measurements, signals) may lead our clock by at most this much. */
@@ -237,6 +253,60 @@ class Reader {
     return value;
   }
 
+  optionalPhase(field: string): GridPhase | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return null;
+    if (!(GRID_PHASES as readonly unknown[]).includes(value)) {
+      return this.fail(field, `must be one of ${GRID_PHASES.join(", ")}`) ?? null;
+    }
+    return value as GridPhase;
+  }
+
+  optionalVoltage(field: string): number | null {
+    return this.number(field, false, MIN_VOLTAGE_V, MAX_VOLTAGE_V, " V");
+  }
+
+  /** OCPP 1.6 sends an integer, 2.0.1 a string (at most 36 characters); both are kept as text. */
+  optionalTransactionId(field: string): string | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return null;
+    if (typeof value === "number") {
+      if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31)
+        return this.fail(field, "must be a 32-bit integer (OCPP 1.6) or a string (OCPP 2.0.1)") ?? null;
+      return String(value);
+    }
+    if (
+      typeof value !== "string" ||
+      value.length === 0 ||
+      value.length > MAX_TRANSACTION_ID_LENGTH ||
+      CONTROL_CHARACTERS.test(value)
+    ) {
+      return (
+        this.fail(
+          field,
+          `must be an integer (OCPP 1.6) or a string of 1-${MAX_TRANSACTION_ID_LENGTH} characters without control characters (OCPP 2.0.1)`,
+        ) ?? null
+      );
+    }
+    return value;
+  }
+
+  /** [L1, L2, L3]: exactly three finite currents, 0-100,000 A. */
+  optionalPhaseCurrents(field: string): number[] | null {
+    const value = this.raw[field];
+    if (value === undefined || value === null) return null;
+    if (
+      !Array.isArray(value) ||
+      value.length !== 3 ||
+      !value.every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_PHASE_CURRENT_A)
+    ) {
+      return (
+        this.fail(field, `must be three currents [L1, L2, L3], each between 0 and ${MAX_PHASE_CURRENT_A} A`) ?? null
+      );
+    }
+    return value as number[];
+  }
+
   tier(field: string): PriceTier {
     const value = this.raw[field];
     if (!(PRICE_TIERS as readonly unknown[]).includes(value)) {
@@ -276,6 +346,10 @@ export function checkSessionSample(raw: Raw, now = Date.now()): Checked<SessionS
     evMinKw: r.optionalPower("evMinKw"),
     bidUsdKwh: r.optionalBid("bidUsdKwh"),
     priority: r.optionalInteger("priority", -MAX_PRIORITY, MAX_PRIORITY),
+    phases: r.optionalInteger("phases", 1, 3),
+    phase: r.optionalPhase("phase"),
+    voltageV: r.optionalVoltage("voltageV"),
+    transactionId: r.optionalTransactionId("transactionId"),
   };
   const endedTs = r.optionalObservedAt("endedTs");
   const ended = r.optionalBoolean("ended");
@@ -300,6 +374,7 @@ export function checkSiteDemand(raw: Raw, now = Date.now()): Checked<SiteDemand>
     currentDemandKw: r.power("currentDemandKw"),
     evLoadKw: r.power("evLoadKw"),
     measuredTs: r.observedAt("measuredTs"),
+    phaseCurrentsA: r.optionalPhaseCurrents("phaseCurrentsA"),
   });
 }
 

@@ -3,6 +3,7 @@ import { badUserInput, forbidden, notFound } from "../api/errors.js";
 import type { AppContext } from "../context.js";
 import type { Db } from "../db/pool.js";
 import { builder } from "../graphql/builder.js";
+import { GridPhaseEnum } from "../graphql/enums.js";
 import { BATCH_DESCRIPTION, IngestResultRef, validBatch } from "../graphql/ingest.js";
 import { insertSessionEnd, insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
@@ -44,6 +45,18 @@ export const ChargingSessionRef = builder.objectRef<SessionRow>("ChargingSession
       description: "What the driver offers per kWh for a faster share",
     }),
     priority: t.exposeInt("priority", { nullable: true, description: "Higher first (null: unknown)" }),
+    phases: t.exposeInt("phases", { nullable: true, description: "Phases the session draws on (null: unknown)" }),
+    phase: t.field({
+      type: GridPhaseEnum,
+      nullable: true,
+      description: "The grid phase of a 1-phase session (null: unknown)",
+      resolve: (s) => s.phase as typeof GridPhaseEnum.$inferType | null,
+    }),
+    voltageV: t.exposeFloat("voltage_v", { nullable: true, description: "Phase-to-neutral voltage (null: unknown)" }),
+    transactionId: t.exposeString("transaction_id", {
+      nullable: true,
+      description: "The OCPP transaction id (1.6: an integer, as text; 2.0.1: a string)",
+    }),
     active: t.boolean({ resolve: (s) => s.ended_at === null }),
     endedAt: t.field({ type: "DateTime", nullable: true, resolve: (s) => s.ended_at }),
     endReason: t.string({
@@ -84,6 +97,12 @@ const SessionSampleInput = builder.inputType("SessionSampleInput", {
     evMinKw: t.float({ description: "The least the vehicle accepts, kW; not above evMaxKw" }),
     bidUsdKwh: t.float({ description: "What the driver offers per kWh for a faster share, 0-100 USD/kWh" }),
     priority: t.int({ description: "Integer -1000..1000, higher first (fleet, emergency services)" }),
+    phases: t.int({ description: "Phases the session draws on: 1, 2 or 3" }),
+    phase: t.field({ type: GridPhaseEnum, description: "For a 1-phase session: its grid phase (L1, L2 or L3)" }),
+    voltageV: t.float({ description: "Phase-to-neutral voltage, 100-1,000 V (default the charge point's or site's)" }),
+    transactionId: t.id({
+      description: "The OCPP transaction id: an integer (1.6) or a string of at most 36 characters (2.0.1)",
+    }),
   }),
 });
 

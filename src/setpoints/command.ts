@@ -2,7 +2,7 @@
 // SQL) becomes a change event, a Kafka message and a GraphQL SetpointCommand, each derived from
 // COMMAND_FIELDS below: adding a field to every command is a column, its value in the SQL that
 // inserts commands, and one line here.
-import type { PriceTier, SetpointLimit } from "../domain.js";
+import type { OcppVersion, PriceTier, SetpointLimit } from "../domain.js";
 import { camelToSnake } from "../lib/case.js";
 
 /** One row of setpoint_commands (the outbox), as committed. */
@@ -26,13 +26,17 @@ export interface SetpointCommand {
   priceTier: PriceTier;
   curtailmentPct: number;
   commandTs: Date;
+  /** The charge point's OCPP version (SPEC §11; null only on commands older than the field). */
+  ocppVersion: OcppVersion | null;
+  /** The ready-to-send SetChargingProfile request (docs/ocpp.md), built with the outbox row. */
+  ocppRequest: Record<string, unknown> | null;
 }
 
 export type CommandField = Exclude<keyof SetpointCommand, "kind">;
 
 /** How a field is read from a decoded row and shown on GraphQL. `internal`: not on Kafka or GraphQL. */
 export interface FieldSpec {
-  readonly type: "id" | "string" | "int" | "float" | "timestamp" | "limit" | "tier";
+  readonly type: "id" | "string" | "int" | "float" | "timestamp" | "limit" | "tier" | "json";
   readonly nullable?: true;
   readonly internal?: true;
   readonly description?: string;
@@ -56,6 +60,12 @@ export const COMMAND_FIELDS = {
   currentPowerKw: { type: "float", nullable: true },
   socPct: { type: "float", nullable: true },
   commandTs: { type: "timestamp" },
+  ocppVersion: { type: "string", nullable: true, description: "The charge point's OCPP version: V16 or V201" },
+  ocppRequest: {
+    type: "json",
+    nullable: true,
+    description: "The SetChargingProfile request for that version, ready to send unchanged (docs/ocpp.md)",
+  },
 } as const satisfies { readonly [F in CommandField]: FieldSpec };
 
 const FIELD_ENTRIES = Object.entries(COMMAND_FIELDS) as [CommandField, FieldSpec][];
@@ -68,6 +78,9 @@ function readValue(spec: FieldSpec, value: unknown): unknown {
       return typeof value === "number" ? value : Number(value);
     case "timestamp":
       return value instanceof Date ? value : new Date(String(value));
+    case "json":
+      // pgoutput sends jsonb as its text; a pg query already parsed it.
+      return typeof value === "string" ? JSON.parse(value) : value;
     default:
       return String(value);
   }

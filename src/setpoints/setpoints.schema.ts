@@ -34,6 +34,8 @@ function commandField(t: CommandFieldBuilder, field: CommandField, spec: FieldSp
       return t.field({ type: SetpointLimitEnum, ...options, resolve: (c) => c.limitedBy });
     case "tier":
       return t.field({ type: PriceTierEnum, ...options, resolve: (c) => c.priceTier });
+    case "json":
+      return t.field({ type: "JSON", ...options, resolve: (c) => c[field] as unknown });
   }
 }
 
@@ -101,6 +103,17 @@ export const SetpointRef = builder.objectRef<SetpointModel>("Setpoint").implemen
       nullable: true,
       description: "On setpointChanged events: the previous command",
       resolve: (s) => s.command?.previousKw ?? null,
+    }),
+    ocppVersion: t.string({
+      nullable: true,
+      description: "On setpointChanged events: the charge point's OCPP version (V16 or V201)",
+      resolve: (s) => s.command?.ocppVersion ?? null,
+    }),
+    ocppRequest: t.field({
+      type: "JSON",
+      nullable: true,
+      description: "On setpointChanged events: the SetChargingProfile request, ready to send (docs/ocpp.md)",
+      resolve: (s) => s.command?.ocppRequest ?? null,
     }),
     command: t.field({
       type: SetpointCommandRef,

@@ -1,7 +1,7 @@
 // Sites: their current state (maintained by the allocation SQL) and their settings.
 import { sql } from "kysely";
 import type { Db } from "../db/pool.js";
-import type { AllocationPolicy, PriceTier } from "../domain.js";
+import type { AllocationPolicy, ChargingRateUnit, OcppVersion, PriceTier } from "../domain.js";
 import type { SiteRow } from "./sites.js";
 
 export async function findSites(db: Db, siteIds?: readonly string[]): Promise<SiteRow[]> {
@@ -23,6 +23,15 @@ export interface SiteSettings {
   sessionTimeoutSeconds?: number;
   staleTimeoutSeconds?: number;
   overDemandHysteresisPct?: number;
+  /** null removes the per-phase limit. */
+  phaseLimitA?: number | null;
+  voltageV?: number;
+  ocppVersion?: OcppVersion;
+  chargingRateUnit?: ChargingRateUnit;
+  phases?: number;
+  minCurrentA?: number;
+  stackLevel?: number;
+  failsafeSeconds?: number;
 }
 
 /** Creates the site if needed and applies the settings; the settings trigger recomputes it. */
@@ -43,6 +52,14 @@ export async function configureSite(db: Db, siteId: string, settings: SiteSettin
       session_timeout_s: settings.sessionTimeoutSeconds,
       stale_timeout_s: settings.staleTimeoutSeconds,
       over_demand_hysteresis_pct: settings.overDemandHysteresisPct,
+      phase_limit_a: settings.phaseLimitA,
+      voltage_v: settings.voltageV,
+      ocpp_version: settings.ocppVersion,
+      charging_rate_unit: settings.chargingRateUnit,
+      phases: settings.phases,
+      min_current_a: settings.minCurrentA,
+      stack_level: settings.stackLevel,
+      failsafe_seconds: settings.failsafeSeconds,
     };
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     if (Object.keys(defined).length > 0) {

@@ -1,7 +1,8 @@
 import { requireOperation, requireSite, siteScope } from "../access/access.js";
 import { badUserInput, notFound } from "../api/errors.js";
+import { checkElectricalSettings } from "../chargepoints/chargepoints.js";
 import { builder } from "../graphql/builder.js";
-import { AllocationPolicyEnum, PriceTierEnum } from "../graphql/enums.js";
+import { AllocationPolicyEnum, ChargingRateUnitEnum, OcppVersionEnum, PriceTierEnum } from "../graphql/enums.js";
 import { BATCH_DESCRIPTION, IngestResultRef, validBatch } from "../graphql/ingest.js";
 import { insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
@@ -49,6 +50,31 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     overDemandHysteresisPct: t.exposeFloat("over_demand_hysteresis_pct", {
       description: "SITE_OVER_DEMAND clears only below the limit minus this percentage of it",
     }),
+    phaseLimitA: t.exposeFloat("phase_limit_a", {
+      nullable: true,
+      description: "The most each grid phase may carry, amps (null: no per-phase limit)",
+    }),
+    phaseCurrentsA: t.exposeFloatList("phase_currents_a", {
+      nullable: true,
+      description: "The newest measured current per phase [L1, L2, L3], amps",
+    }),
+    voltageV: t.exposeFloat("voltage_v", { description: "Phase-to-neutral voltage, the default of its charge points" }),
+    ocppVersion: t.field({
+      type: OcppVersionEnum,
+      description: "Default OCPP version of its charge points",
+      resolve: (s) => s.ocpp_version,
+    }),
+    chargingRateUnit: t.field({
+      type: ChargingRateUnitEnum,
+      description: "Default unit of its configured charge points",
+      resolve: (s) => s.charging_rate_unit,
+    }),
+    phases: t.exposeInt("phases", { description: "Default phases of its charge points" }),
+    minCurrentA: t.exposeFloat("min_current_a", { description: "Default minimum current per phase, amps" }),
+    stackLevel: t.exposeInt("stack_level", { description: "Default stack level of the commands' profiles" }),
+    failsafeSeconds: t.exposeInt("failsafe_seconds", {
+      description: "Default failsafe horizon: a command's profile is valid this long (validTo)",
+    }),
     nextBoundaryAt: t.field({
       type: "DateTime",
       nullable: true,
@@ -79,6 +105,7 @@ const SiteDemandInput = builder.inputType("SiteDemandInput", {
     currentDemandKw: t.float({ required: true, description: "Building + EV" }),
     evLoadKw: t.float({ required: true }),
     measuredTs: t.field({ type: "DateTime", required: true }),
+    phaseCurrentsA: t.floatList({ description: "Measured current per grid phase [L1, L2, L3], amps (building + EV)" }),
   }),
 });
 
@@ -103,6 +130,14 @@ const SiteConfigInput = builder.inputType("SiteConfigInput", {
     sessionTimeoutSeconds: t.int(),
     staleTimeoutSeconds: t.int(),
     overDemandHysteresisPct: t.float(),
+    phaseLimitA: t.float({ description: "The most each grid phase may carry, amps; null removes the limit" }),
+    voltageV: t.float({ description: "Phase-to-neutral voltage, 100-1,000 V (default 230)" }),
+    ocppVersion: t.field({ type: OcppVersionEnum, description: "Default for its charge points (V16)" }),
+    chargingRateUnit: t.field({ type: ChargingRateUnitEnum, description: "Default for configured charge points (A)" }),
+    phases: t.int({ description: "Default phases of its charge points, 1-3 (3)" }),
+    minCurrentA: t.float({ description: "Default minimum current per phase, amps, a multiple of 0.1 (6)" }),
+    stackLevel: t.int({ description: "Default stack level of the commands' profiles, 1-1000 (1)" }),
+    failsafeSeconds: t.int({ description: "Default failsafe horizon, 10-604800 s (300)" }),
   }),
 });
 
@@ -127,6 +162,8 @@ function checkSiteConfig(input: ConfigInput): Issue[] {
   range("sessionTimeoutSeconds", input.sessionTimeoutSeconds, 1, 7 * 86_400, true);
   range("staleTimeoutSeconds", input.staleTimeoutSeconds, 1, 7 * 86_400, true);
   range("overDemandHysteresisPct", input.overDemandHysteresisPct, 0, 50);
+  issues.push(...checkElectricalSettings(input));
+  range("phaseLimitA", input.phaseLimitA, 0, 100_000);
   return issues;
 }
 
@@ -207,6 +244,15 @@ builder.mutationFields((t) => ({
         sessionTimeoutSeconds: orUndefined(input.sessionTimeoutSeconds),
         staleTimeoutSeconds: orUndefined(input.staleTimeoutSeconds),
         overDemandHysteresisPct: orUndefined(input.overDemandHysteresisPct),
+        // null removes the per-phase limit; absent leaves it
+        phaseLimitA: input.phaseLimitA === null ? null : orUndefined(input.phaseLimitA),
+        voltageV: orUndefined(input.voltageV),
+        ocppVersion: orUndefined(input.ocppVersion),
+        chargingRateUnit: orUndefined(input.chargingRateUnit),
+        phases: orUndefined(input.phases),
+        minCurrentA: orUndefined(input.minCurrentA),
+        stackLevel: orUndefined(input.stackLevel),
+        failsafeSeconds: orUndefined(input.failsafeSeconds),
       });
     },
   }),

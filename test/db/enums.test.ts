@@ -8,7 +8,11 @@ import {
   ALERT_STATUSES,
   ALERT_TYPES,
   ALLOCATION_POLICIES,
+  CHARGING_RATE_UNITS,
+  GRID_PHASES,
+  OCPP_VERSIONS,
   PRICE_TIERS,
+  PROFILE_PURPOSES,
   ROLES,
   SETPOINT_LIMITS,
   SOURCES,
@@ -34,6 +38,14 @@ const EXPECTED: Record<string, readonly string[]> = {
   alerts_type_values: ALERT_TYPES,
   alerts_status_values: ALERT_STATUSES,
   api_keys_role_values: ROLES,
+  session_samples_raw_phase_values: GRID_PHASES,
+  sessions_phase_values: GRID_PHASES,
+  sites_ocpp_version_values: OCPP_VERSIONS,
+  sites_charging_rate_unit_values: CHARGING_RATE_UNITS,
+  charge_points_ocpp_version_values: OCPP_VERSIONS,
+  charge_points_charging_rate_unit_values: CHARGING_RATE_UNITS,
+  charge_points_profile_purpose_values: PROFILE_PURPOSES,
+  setpoint_commands_ocpp_version_values: OCPP_VERSIONS,
 };
 
 let t: TestDatabase;

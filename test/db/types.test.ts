@@ -35,6 +35,7 @@ const PG_TO_TS: Record<string, string> = {
   bytea: "Buffer",
   jsonb: "unknown",
   _text: "string[]",
+  _float8: "number[]",
 };
 
 // Aliases of src/db/types.ts and src/domain.ts, by their select type. Enumerated values are text.
@@ -49,6 +50,10 @@ const ALIASES: Record<string, string> = {
   AlertStatus: "string",
   Source: "string",
   Role: "string",
+  OcppVersion: "string",
+  ChargingRateUnit: "string",
+  GridPhase: "string",
+  ProfilePurpose: "string",
 };
 const CREATED_DEFAULTED = new Set(["Created"]);
 

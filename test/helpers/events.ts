@@ -14,12 +14,12 @@ export async function setClock(pool: pg.Pool, iso: string | null, speed = 0): Pr
 export async function demand(
   pool: pg.Pool,
   site: string,
-  d: { limit: number; current: number; ev: number; ts?: string },
+  d: { limit: number; current: number; ev: number; ts?: string; phaseCurrents?: number[] },
 ): Promise<void> {
   await pool.query(
-    `INSERT INTO site_demand_raw (site_id, demand_limit_kw, current_demand_kw, ev_load_kw, measured_ts, source)
-     VALUES ($1, $2, $3, $4, $5, 'graphql')`,
-    [site, d.limit, d.current, d.ev, d.ts ?? T0],
+    `INSERT INTO site_demand_raw (site_id, demand_limit_kw, current_demand_kw, ev_load_kw, measured_ts, phase_currents_a, source)
+     VALUES ($1, $2, $3, $4, $5, $6, 'graphql')`,
+    [site, d.limit, d.current, d.ev, d.ts ?? T0, d.phaseCurrents ?? null],
   );
 }
 
@@ -42,6 +42,12 @@ export interface SampleSpec {
   requested?: number;
   /** energy_kwh delivered so far; absent is unknown. */
   energy?: number;
+  /** SPEC §9 electrical model and OCPP transaction id; absent is unknown. */
+  phases?: number;
+  phase?: "L1" | "L2" | "L3";
+  voltage?: number;
+  transactionId?: string;
+  connector?: number;
 }
 
 export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void> {
@@ -61,14 +67,19 @@ export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void>
       s.departure ?? null,
       s.requested ?? null,
       s.energy ?? null,
+      s.phases ?? null,
+      s.phase ?? null,
+      s.voltage ?? null,
+      s.transactionId ?? null,
+      s.connector ?? 1,
     );
-    const o = i * 13;
-    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, 'graphql')`;
+    const o = i * 18;
+    return `($${o + 1}, $${o + 2}, $${o + 18}::integer, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, $${o + 14}::integer, $${o + 15}::text, $${o + 16}::double precision, $${o + 17}::text, 'graphql')`;
   });
   await pool.query(
     `INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
        current_power_kw, session_start_ts, sampled_ts, ended_ts, priority, bid_usd_kwh, departure_ts,
-       requested_energy_kwh, energy_kwh, source) VALUES ${rows.join(", ")}`,
+       requested_energy_kwh, energy_kwh, phases, phase, voltage_v, transaction_id, source) VALUES ${rows.join(", ")}`,
     values,
   );
 }

@@ -21,6 +21,8 @@ function command(siteId: string, n: number): SetpointCommandEvent {
     priceTier: "OFF_PEAK",
     curtailmentPct: 0,
     commandTs: new Date(0),
+    ocppVersion: "V16",
+    ocppRequest: null,
   };
 }
 
