@@ -192,6 +192,7 @@ BEGIN
 
   PERFORM refresh_alerts(p_sites, t);
   PERFORM refresh_boundaries(p_sites, t);
+  PERFORM record_site_history(p_sites, t);  -- the status log (sql/080)
 END
 $$;
 

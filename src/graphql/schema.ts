@@ -6,6 +6,7 @@ import "../alerts/alerts.schema.js";
 import "../signals/signals.schema.js";
 import "../keys/keys.schema.js";
 import "../clock/clock.schema.js";
+import "../history/history.schema.js";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 

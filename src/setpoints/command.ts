@@ -24,6 +24,8 @@ export interface SetpointCommand {
   priceTier: PriceTier;
   curtailmentPct: number;
   commandTs: Date;
+  /** When the transaction that wrote it began (the event's arrival): for the event-to-command latency. */
+  createdAt: Date;
 }
 
 export type CommandField = Exclude<keyof SetpointCommand, "kind">;
@@ -53,6 +55,7 @@ export const COMMAND_FIELDS = {
   currentPowerKw: { type: "float", nullable: true },
   socPct: { type: "float", nullable: true },
   commandTs: { type: "timestamp" },
+  createdAt: { type: "timestamp", internal: true },
 } as const satisfies { readonly [F in CommandField]: FieldSpec };
 
 const FIELD_ENTRIES = Object.entries(COMMAND_FIELDS) as [CommandField, FieldSpec][];

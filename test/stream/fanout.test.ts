@@ -20,6 +20,7 @@ function command(siteId: string, n: number): SetpointCommandEvent {
     priceTier: "OFF_PEAK",
     curtailmentPct: 0,
     commandTs: new Date(0),
+    createdAt: new Date(0),
   };
 }
 
