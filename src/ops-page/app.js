@@ -278,10 +278,17 @@ function Sessions({ sessions, nowMs }) {
   </table></div>`;
 }
 
+/** Cleared alerts shown under the active ones. */
+const RECENT_CLEARED = 8;
+
 function Alerts({ alerts }) {
   if (alerts.length === 0) return html`<p>No alert.</p>`;
+  const shown = [
+    ...alerts.filter((a) => a.status === "ACTIVE"),
+    ...alerts.filter((a) => a.status !== "ACTIVE").slice(0, RECENT_CLEARED),
+  ];
   return html`<ul class="alerts">
-    ${alerts.map(
+    ${shown.map(
       (a) => html`<li class=${`alert ${a.status === "ACTIVE" ? "active" : "cleared"}`} data-alert=${a.type}>
         <span class="chip">${a.status === "ACTIVE" ? "active" : `cleared ${time(a.clearedAt)}`}</span>
         <strong>${ALERT_WORDS[a.type] ?? a.type}</strong>
@@ -452,4 +459,6 @@ function App() {
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+root.textContent = "";
+render(html`<${App} />`, root);
