@@ -199,6 +199,7 @@ BEGIN
   PERFORM refresh_alerts(p_sites, t);
   PERFORM refresh_boundaries(p_sites, t);
   PERFORM refresh_failsafe(p_sites, t);  -- [electrical] sql/035
+  PERFORM record_site_history(p_sites, t);  -- the status log (sql/080)
 END
 $$;
 

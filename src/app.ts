@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import { createConnectionRegistry, watchRevocations } from "./access/connections.js";
-import { createAccessGate } from "./access/gate.js";
+import { type AccessGate, createAccessGate } from "./access/gate.js";
 import { createScheduler, type Scheduler } from "./allocation/scheduler.js";
 import { type ErrorCode, RETRY_AFTER_SECONDS, serviceUnavailable } from "./api/errors.js";
 import { GRAPHIQL_ASSETS_PATH, serveGraphiQLAsset } from "./api/graphiql.js";
@@ -21,6 +21,7 @@ import { createKeyStore, ensureBootstrapAdminKey } from "./keys/keys.js";
 import { coerceError } from "./lib/errors.js";
 import { createLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
+import { OPS_PAGE_ASSETS_PATH, serveOpsPage } from "./ops-page/route.js";
 import { type ChangeStream, createChangeStream } from "./stream/change-stream.js";
 import { Fanout } from "./stream/fanout.js";
 
@@ -45,16 +46,18 @@ interface Running {
   /** HTTP requests being answered; stop() waits for them (up to SHUTDOWN_DRAIN_MS). */
   inFlight: Set<Promise<void>>;
   stopRevocationWatch: () => void;
+  gate: AccessGate;
 }
 
 /** How often the keys of open graphql-ws sockets are checked for a revocation made elsewhere. */
 export const REVOCATION_CHECK_MS = 1_000;
 
-const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics"]);
+const KNOWN_ROUTES = new Set(["/", "/graphql", "/healthz", "/readyz", "/metrics"]);
 
 /** The route label of a metric: a known route, or "other", so random paths cannot grow /metrics. */
 export function routeLabel(route: string): string {
   if (KNOWN_ROUTES.has(route)) return route;
+  if (route.startsWith(OPS_PAGE_ASSETS_PATH)) return OPS_PAGE_ASSETS_PATH;
   return route.startsWith(GRAPHIQL_ASSETS_PATH) ? GRAPHIQL_ASSETS_PATH : "other";
 }
 
@@ -102,7 +105,23 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
     return { ready: database && stream && kafka !== false, checks: { database, stream, kafka } };
   };
 
-  async function handleOps(res: ServerResponse, route: string): Promise<boolean> {
+  /** METRICS_REQUIRE_KEY: 401 without a known key, 403 for a key that may not read every site. */
+  async function metricsRefused(req: IncomingMessage, res: ServerResponse, gate: AccessGate): Promise<boolean> {
+    const access = await gate.authenticate(req.headers.authorization, req.socket.remoteAddress);
+    const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...headers }).end(`${message}\n`);
+      return true;
+    };
+    if (!access)
+      return refuse(401, "Unauthorized: /metrics needs Authorization: Bearer <key> (METRICS_REQUIRE_KEY)", {
+        "www-authenticate": 'Bearer realm="smart-charging"',
+      });
+    if (access.role === "ingest" || access.sites !== null)
+      return refuse(403, "Forbidden: /metrics needs a key of role admin, cpms or reader that is not limited to sites");
+    return false;
+  }
+
+  async function handleOps(req: IncomingMessage, res: ServerResponse, route: string): Promise<boolean> {
     if (route === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
       return true;
@@ -113,7 +132,9 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       return true;
     }
     if (route === "/metrics") {
+      if (running && config.metricsRequireKey && (await metricsRefused(req, res, running.gate))) return true;
       if (running) {
+        await metrics.domain.refresh(running.database.db);
         metrics.subscribers.set(running.fanout.stats.subscribers);
         metrics.subscribersClosedTooSlow.set(running.fanout.stats.closedTooSlow);
         metrics.streamState.set({ reader: "live" }, running.liveStream.state === "streaming" ? 1 : 0);
@@ -162,7 +183,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
         metrics.httpRequests.inc({ route: label, status: String(res.statusCode) });
       });
       try {
-        if (await handleOps(res, route)) return;
+        if (await handleOps(req, res, route)) return;
         if (draining && route === "/graphql") {
           // A request on a kept-alive connection after stop() began: refuse it, retryable, and close.
           const error = serviceUnavailable("the server is stopping");
@@ -180,6 +201,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           return;
         }
         if (graphiql && (await serveGraphiQLAsset(route, res))) return;
+        if (await serveOpsPage(route, res)) return;
         await handleGraphQL(req, res);
       } catch (error) {
         logger.error({ err: coerceError(error) }, "request failed");
@@ -226,6 +248,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       onTransaction: async (tx) => {
         await sequencer.onTransaction(tx);
         metrics.streamTransactions.inc({ reader: "live" });
+        metrics.domain.observe(tx);
       },
     });
     liveStream.onStateChange((state) => {
@@ -254,6 +277,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       bridge,
       inFlight,
       stopRevocationWatch,
+      gate,
     };
     try {
       await liveStream.start();

@@ -41,6 +41,8 @@ export interface Config {
   readonly maxSubscriptionsPerKey: number;
   /** Failed authentications per client address per minute (bursts of that many); more: 429. 0: off. */
   readonly authFailuresPerMinute: number;
+  /** /metrics answers only with an unrestricted key of a role that may read (METRICS_REQUIRE_KEY). */
+  readonly metricsRequireKey: boolean;
 }
 
 /** One topic per input stream (named by the stream registry), and the command topic. */
@@ -218,6 +220,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       1,
     ),
     authFailuresPerMinute: parseCount("AUTH_FAILURES_PER_MINUTE", nonEmpty(env, "AUTH_FAILURES_PER_MINUTE"), 60, 0),
+    metricsRequireKey: parseBoolean("METRICS_REQUIRE_KEY", nonEmpty(env, "METRICS_REQUIRE_KEY"), false),
   };
   return Object.freeze(config);
 }

@@ -2,6 +2,7 @@ import { requireOperation, siteScope } from "../access/access.js";
 import { openFeed } from "../feed/open.js";
 import { builder } from "../graphql/builder.js";
 import { AlertStatusEnum, AlertTypeEnum } from "../graphql/enums.js";
+import { checkPage } from "../graphql/pagination.js";
 import { type AlertModel, alertRowFromEvent } from "./alerts.js";
 import { findAlerts } from "./alerts.repository.js";
 
@@ -27,13 +28,21 @@ export const AlertRef = builder.objectRef<AlertModel>("Alert").implement({
 builder.queryField("alerts", (t) =>
   t.field({
     type: [AlertRef],
-    args: { siteId: t.arg.id(), activeOnly: t.arg.boolean({ defaultValue: true }) },
+    description: "Newest first. first/after page through a long list: after is the id of the last alert received.",
+    args: {
+      siteId: t.arg.id(),
+      activeOnly: t.arg.boolean({ defaultValue: true }),
+      first: t.arg.int({ description: "At most this many (1-1000); absent: all" }),
+      after: t.arg.string({ description: "The id of the last alert of the previous page" }),
+    },
     resolve: (_root, args, ctx) => {
       requireOperation(ctx.access, "query");
-      return findAlerts(ctx.db, {
-        siteIds: siteScope(ctx.access, args.siteId?.toString()),
-        activeOnly: args.activeOnly ?? true,
-      });
+      const page = checkPage(args, { defaultFirst: null, numericCursor: true });
+      return findAlerts(
+        ctx.db,
+        { siteIds: siteScope(ctx.access, args.siteId?.toString()), activeOnly: args.activeOnly ?? true },
+        page,
+      );
     },
   }),
 );

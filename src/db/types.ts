@@ -337,6 +337,21 @@ export interface ClockSettingTable {
   speed: ColumnType<number, number | undefined, number>;
 }
 
+/** migrations/015: one row per change of a site's figures (sql/080_site_history.sql). */
+export interface SiteHistoryTable {
+  site_id: string;
+  ts: Timestamp;
+  demand_kw: number | null;
+  building_kw: number | null;
+  ev_load_kw: number | null;
+  commanded_kw: number;
+  limit_kw: number | null;
+  ev_cap_kw: number | null;
+  target_kw: number | null;
+  tier: PriceTier;
+  dr_active: boolean;
+}
+
 export interface Database {
   clock_setting: ClockSettingTable;
   sites: SitesTable;
@@ -360,4 +375,5 @@ export interface Database {
   feed_positions: FeedPositionsTable;
   dead_letters: DeadLettersTable;
   api_keys: ApiKeysTable;
+  site_history: SiteHistoryTable;
 }

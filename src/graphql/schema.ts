@@ -8,6 +8,7 @@ import "../keys/keys.schema.js";
 import "../clock/clock.schema.js";
 import "../feed/feed.schema.js";
 import "../chargepoints/chargepoints.schema.js";
+import "../history/history.schema.js";
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 

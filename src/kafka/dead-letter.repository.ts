@@ -64,3 +64,24 @@ export async function markDeadLettersPublished(
     WHERE topic = ${topic} AND partition = ${partition}
       AND kafka_offset = ANY(${offsets}::int8[])`.execute(db);
 }
+
+export interface DeadLetterRow {
+  id: string;
+  topic: string;
+  partition: number;
+  kafka_offset: string;
+  key: Buffer | null;
+  payload: Buffer | null;
+  headers: unknown;
+  message_ts: Date | null;
+  reason: string;
+  received_at: Date;
+  dlq_published_at: Date | null;
+}
+
+/** Newest first; after = the id of the last one received; limit rows (the caller asks one more). */
+export async function listDeadLetters(db: Db, page: { limit: number; after: string | null }): Promise<DeadLetterRow[]> {
+  let query = db.selectFrom("dead_letters").selectAll().orderBy("id", "desc").limit(page.limit);
+  if (page.after !== null) query = query.where("id", "<", page.after);
+  return query.execute();
+}

@@ -1,5 +1,6 @@
 // Prometheus metrics: one registry per app (no global state), default process metrics included.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createDomainMetrics, type DomainMetrics } from "./domain-metrics.js";
 
 export interface Metrics {
   readonly registry: Registry;
@@ -14,6 +15,8 @@ export interface Metrics {
   readonly subscribers: Gauge;
   readonly subscribersClosedTooSlow: Gauge;
   readonly boundarySitesRecomputed: Counter;
+  /** Per-site figures, commands and event-to-command latency (src/ops/domain-metrics.ts). */
+  readonly domain: DomainMetrics;
 }
 
 export function createMetrics(): Metrics {
@@ -84,6 +87,7 @@ export function createMetrics(): Metrics {
       help: "Sites recomputed by the scheduler at a time boundary",
       registers: [registry],
     }),
+    domain: createDomainMetrics(registry),
   };
   return metrics;
 }

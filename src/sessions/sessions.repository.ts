@@ -1,10 +1,13 @@
 // Sessions: the current state of each session, maintained by the ingest triggers.
+import { sql } from "kysely";
 import type { Db } from "../db/pool.js";
+import type { Page } from "../graphql/pagination.js";
 import type { SessionRow } from "./sessions.js";
 
 export async function findSessions(
   db: Db,
   filter: { siteIds?: readonly string[]; sessionIds?: readonly string[]; activeOnly: boolean },
+  page: Page = { first: null, after: null },
 ): Promise<SessionRow[]> {
   let query = db
     .selectFrom("sessions")
@@ -21,6 +24,12 @@ export async function findSessions(
     query = query.where("session_id", "in", filter.sessionIds);
   }
   if (filter.activeOnly) query = query.where("ended_at", "is", null);
+  // after = the id of the last session received (an unknown id: nothing follows).
+  if (page.after !== null)
+    query = query.where(
+      sql<boolean>`(site_id, session_start_ts, session_id) > (SELECT s.site_id, s.session_start_ts, s.session_id FROM sessions s WHERE s.session_id = ${page.after})`,
+    );
+  if (page.first !== null) query = query.limit(page.first);
   return query.execute();
 }
 

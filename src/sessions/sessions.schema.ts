@@ -5,6 +5,7 @@ import type { Db } from "../db/pool.js";
 import { builder } from "../graphql/builder.js";
 import { GridPhaseEnum } from "../graphql/enums.js";
 import { BATCH_DESCRIPTION, IngestResultRef, validBatch } from "../graphql/ingest.js";
+import { checkPage } from "../graphql/pagination.js";
 import { insertSessionEnd, insertStream } from "../ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../ingest/streams.js";
 import { checkSessionEnd, type SessionSample } from "../ingest/validate.js";
@@ -120,13 +121,22 @@ builder.queryFields((t) => ({
   }),
   sessions: t.field({
     type: [ChargingSessionRef],
-    args: { siteId: t.arg.id(), activeOnly: t.arg.boolean({ defaultValue: true }) },
+    description:
+      "By site, start and id. first/after page through a long list: after is the id of the last session received.",
+    args: {
+      siteId: t.arg.id(),
+      activeOnly: t.arg.boolean({ defaultValue: true }),
+      first: t.arg.int({ description: "At most this many (1-1000); absent: all" }),
+      after: t.arg.string({ description: "The id of the last session of the previous page" }),
+    },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "query");
-      return findSessions(ctx.db, {
-        siteIds: siteScope(ctx.access, args.siteId?.toString()),
-        activeOnly: args.activeOnly ?? true,
-      });
+      const page = checkPage(args, { defaultFirst: null, numericCursor: false });
+      return findSessions(
+        ctx.db,
+        { siteIds: siteScope(ctx.access, args.siteId?.toString()), activeOnly: args.activeOnly ?? true },
+        page,
+      );
     },
   }),
 }));

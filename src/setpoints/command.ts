@@ -30,6 +30,8 @@ export interface SetpointCommand {
   ocppVersion: OcppVersion | null;
   /** The ready-to-send SetChargingProfile request (docs/ocpp.md), built with the outbox row. */
   ocppRequest: Record<string, unknown> | null;
+  /** When the transaction that wrote it began (the event's arrival): for the event-to-command latency. */
+  createdAt: Date;
 }
 
 export type CommandField = Exclude<keyof SetpointCommand, "kind">;
@@ -66,6 +68,7 @@ export const COMMAND_FIELDS = {
     nullable: true,
     description: "The SetChargingProfile request for that version, ready to send unchanged (docs/ocpp.md)",
   },
+  createdAt: { type: "timestamp", internal: true },
 } as const satisfies { readonly [F in CommandField]: FieldSpec };
 
 const FIELD_ENTRIES = Object.entries(COMMAND_FIELDS) as [CommandField, FieldSpec][];

@@ -120,9 +120,10 @@ describe("events", () => {
       timeoutMs: 10_000,
       what: "command",
     })) as SetpointCommandEvent;
-    const { rows } = await t.pool.query("SELECT seq, cursor, command_id FROM setpoint_commands WHERE session_id = $1", [
-      session,
-    ]);
+    const { rows } = await t.pool.query(
+      "SELECT seq, cursor, command_id, created_at FROM setpoint_commands WHERE session_id = $1",
+      [session],
+    );
     expect(rows).toHaveLength(1);
     expect(cmd).toEqual({
       kind: "command",
@@ -142,6 +143,7 @@ describe("events", () => {
       priceTier: "OFF_PEAK",
       curtailmentPct: 0,
       commandTs: new Date(T0),
+      createdAt: rows[0].created_at,
     });
     expect(typeof cmd.seq).toBe("string");
     const tx = got.txs.find((x) => x.events.includes(cmd));

@@ -23,6 +23,7 @@ function command(siteId: string, n: number): SetpointCommandEvent {
     commandTs: new Date(0),
     ocppVersion: "V16",
     ocppRequest: null,
+    createdAt: new Date(0),
   };
 }
 
