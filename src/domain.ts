@@ -62,3 +62,7 @@ export type Role = (typeof ROLES)[number];
 
 export const SOURCES = ["graphql", "kafka"] as const;
 export type Source = (typeof SOURCES)[number];
+
+/** How a bounded table is pruned (retention_policies.method): partitions dropped, or rows deleted. */
+export const RETENTION_METHODS = ["drop_partitions", "delete_rows"] as const;
+export type RetentionMethod = (typeof RETENTION_METHODS)[number];

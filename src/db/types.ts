@@ -8,7 +8,15 @@ type Int8 = ColumnType<string, number | bigint | string, number | bigint | strin
 
 export type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit, Source } from "../domain.js";
 
-import type { AlertStatus, AlertType, AllocationPolicy, PriceTier, SetpointLimit, Source } from "../domain.js";
+import type {
+  AlertStatus,
+  AlertType,
+  AllocationPolicy,
+  PriceTier,
+  RetentionMethod,
+  SetpointLimit,
+  Source,
+} from "../domain.js";
 
 interface KafkaOrigin {
   source: Source;
@@ -220,6 +228,21 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
+/** Bounded storage (migrations/016): what is kept how long, and the Kafka dedupe marks. */
+export interface RetentionPoliciesTable {
+  table_name: string;
+  time_column: string;
+  setting: string;
+  method: ColumnType<RetentionMethod, RetentionMethod | undefined, RetentionMethod>;
+  before_drop: string | null;
+}
+
+export interface KafkaIngestPositionsTable {
+  topic: string;
+  partition: number;
+  next_offset: Int8;
+}
+
 export interface ClockSettingTable {
   singleton: ColumnType<boolean, boolean | undefined, boolean>;
   virtual_base: Timestamp;
@@ -243,4 +266,6 @@ export interface Database {
   alerts: AlertsTable;
   dead_letters: DeadLettersTable;
   api_keys: ApiKeysTable;
+  retention_policies: RetentionPoliciesTable;
+  kafka_ingest_positions: KafkaIngestPositionsTable;
 }
