@@ -19,6 +19,8 @@ DECLARE
   cutoff timestamptz;
   n bigint;
 BEGIN
+  -- One pass at a time across every instance of the service (partitions are created by name).
+  PERFORM pg_advisory_xact_lock(727274016);
   FOR p IN SELECT * FROM retention_policies ORDER BY retention_policies.table_name LOOP
     IF NOT (p_days ? p.setting) THEN
       RAISE EXCEPTION 'run_retention: no retention days given for setting "%" (table %)', p.setting, p.table_name;
