@@ -33,7 +33,7 @@ LANGUAGE sql STABLE AS $$
   JOIN pg_class c ON c.oid = i.inhrelid
   CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                   'FROM \(''([^'']*)''\) TO \(''([^'']*)''\)') AS m
-  WHERE i.inhparent = p_parent
+  WHERE i.inhparent = p_parent AND m IS NOT NULL
   ORDER BY 2
 $$;
 

@@ -34,7 +34,7 @@ BEGIN
     freed_bytes := 0;
     IF p.method = 'drop_partitions' THEN
       created := adopt_default_rows(p.table_name::regclass, p_width)
-        + ensure_partitions(p.table_name::regclass, t, t + p_ahead * p_width + p_width, p_width);
+        + ensure_partitions(p.table_name::regclass, t, partition_floor(t, p_width) + (p_ahead + 1) * p_width, p_width);
       IF cutoff IS NOT NULL THEN
         SELECT count(*), coalesce(sum(d.bytes), 0) INTO dropped, freed_bytes
         FROM drop_partitions_before(p.table_name::regclass, cutoff, p.before_drop) d;

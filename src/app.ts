@@ -20,6 +20,8 @@ import { createKeyStore, ensureBootstrapAdminKey } from "./keys/keys.js";
 import { coerceError } from "./lib/errors.js";
 import { createLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
+import { createRetentionJob, type RetentionJob } from "./storage/retention.js";
+import { createStorageMetrics } from "./storage/storage-metrics.js";
 import { type ChangeStream, createChangeStream } from "./stream/change-stream.js";
 import { Fanout } from "./stream/fanout.js";
 
@@ -37,6 +39,7 @@ interface Running {
   server: Server;
   wss: WebSocketServer;
   scheduler: Scheduler;
+  retention: RetentionJob;
   liveStream: ChangeStream;
   fanout: Fanout;
   bridge: KafkaBridge | null;
@@ -86,6 +89,7 @@ async function drain(inFlight: Set<Promise<void>>, timeoutMs: number): Promise<b
 export function buildApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config);
   const metrics = createMetrics();
+  const storageMetrics = createStorageMetrics(metrics.registry);
   let running: Running | null = null;
   let stopping: Promise<void> | null = null;
 
@@ -213,6 +217,13 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       logger,
       onRecomputed: (sites) => metrics.boundarySitesRecomputed.inc(sites),
     });
+    // Bounded storage: partitions ahead, old ones dropped, abandoned slots reported and dropped.
+    const retention = createRetentionJob({
+      pool: database.pool,
+      config: config.retention,
+      logger,
+      metrics: storageMetrics,
+    });
     // Live fan-out: a temporary slot per process, so every instance serves its own subscribers.
     const liveStream = createChangeStream({
       connectionString: database.connectionString,
@@ -235,8 +246,20 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           metrics,
         })
       : null;
-    running = { database, server, wss, scheduler, liveStream, fanout, bridge, inFlight, stopRevocationWatch };
+    running = {
+      database,
+      server,
+      wss,
+      scheduler,
+      retention,
+      liveStream,
+      fanout,
+      bridge,
+      inFlight,
+      stopRevocationWatch,
+    };
     try {
+      await retention.start();
       await liveStream.start();
       await scheduler.start();
       await bridge?.start();
@@ -276,6 +299,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       await closed;
       await r.bridge?.stop();
       await r.scheduler.stop();
+      await r.retention.stop();
       await r.liveStream.stop();
       await r.database.close();
       running = null;
