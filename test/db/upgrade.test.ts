@@ -78,7 +78,7 @@ test("a wave-1 database (through 012) keeps every row when migrated, and new wri
         tariffId: "tou",
         siteId: "up-a",
         priceUsdKwh: 0.3,
-        priceTier: "ON_PEAK",
+        priceTier: "ON_PEAK" as const,
         validFrom: ts,
         validTo: new Date(ts.getTime() + 3_600_000),
       },
