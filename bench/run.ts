@@ -19,6 +19,7 @@ import { growthScenario } from "./scenarios/growth.js";
 import { ingestScenario } from "./scenarios/ingest.js";
 import { kafkaScenario } from "./scenarios/kafka.js";
 import { profileScenario } from "./scenarios/profile.js";
+import { soakScenario } from "./scenarios/soak.js";
 import { subscribersScenario } from "./scenarios/subscribers.js";
 
 const SCENARIOS: readonly Scenario[] = [
@@ -29,6 +30,7 @@ const SCENARIOS: readonly Scenario[] = [
   growthScenario,
   baselineScenario,
   profileScenario,
+  soakScenario,
 ];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));

@@ -22,6 +22,8 @@ import { coerceError } from "./lib/errors.js";
 import { createLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { OPS_PAGE_ASSETS_PATH, serveOpsPage } from "./ops-page/route.js";
+import { createRetentionJob, type RetentionJob } from "./storage/retention.js";
+import { createStorageMetrics } from "./storage/storage-metrics.js";
 import { type ChangeStream, createChangeStream } from "./stream/change-stream.js";
 import { Fanout } from "./stream/fanout.js";
 
@@ -39,6 +41,7 @@ interface Running {
   server: Server;
   wss: WebSocketServer;
   scheduler: Scheduler;
+  retention: RetentionJob;
   liveStream: ChangeStream;
   sequencer: FeedSequencer;
   fanout: Fanout;
@@ -91,6 +94,7 @@ async function drain(inFlight: Set<Promise<void>>, timeoutMs: number): Promise<b
 export function buildApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config);
   const metrics = createMetrics();
+  const storageMetrics = createStorageMetrics(metrics.registry);
   let running: Running | null = null;
   let stopping: Promise<void> | null = null;
 
@@ -237,6 +241,13 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       logger,
       onRecomputed: (sites) => metrics.boundarySitesRecomputed.inc(sites),
     });
+    // Bounded storage: partitions ahead, old ones dropped, abandoned slots reported and dropped.
+    const retention = createRetentionJob({
+      pool: database.pool,
+      config: config.retention,
+      logger,
+      metrics: storageMetrics,
+    });
     // Live fan-out: a temporary slot per process, so every instance serves its own subscribers.
     // The sequencer fills any gap of the stream from the log (a reconnect, a lost slot).
     const sequencer = new FeedSequencer(database.db, (events) => fanout.publish({ events }), logger);
@@ -271,6 +282,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       server,
       wss,
       scheduler,
+      retention,
       liveStream,
       sequencer,
       fanout,
@@ -280,6 +292,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       gate,
     };
     try {
+      await retention.start();
       await liveStream.start();
       await scheduler.start();
       await bridge?.start();
@@ -319,6 +332,7 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
       await closed;
       await r.bridge?.stop();
       await r.scheduler.stop();
+      await r.retention.stop();
       await r.liveStream.stop();
       r.sequencer.stop();
       await r.database.close();

@@ -43,6 +43,21 @@ export interface Config {
   readonly authFailuresPerMinute: number;
   /** /metrics answers only with an unrestricted key of a role that may read (METRICS_REQUIRE_KEY). */
   readonly metricsRequireKey: boolean;
+  /** Bounded storage (src/storage/): days kept per kind of history, partition layout, job period. */
+  readonly retention: RetentionConfig;
+}
+
+/** Days are whole days; 0 keeps that history forever. */
+export interface RetentionConfig {
+  readonly rawDays: number;
+  readonly commandsDays: number;
+  readonly alertsDays: number;
+  readonly deadLettersDays: number;
+  readonly partitionHours: number;
+  readonly partitionsAhead: number;
+  readonly intervalSeconds: number;
+  /** A durable replication slot of ours not read for this long is dropped; 0: only reported. */
+  readonly abandonedSlotDropMinutes: number;
 }
 
 /** One topic per input stream (named by the stream registry), and the command topic. */
@@ -175,6 +190,40 @@ function parseCount(name: string, raw: string | undefined, fallback: number, min
   return value;
 }
 
+function parseRange(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return value;
+}
+
+function parseRetention(env: Env): RetentionConfig {
+  const days = (name: string, fallback: number) => parseRange(name, nonEmpty(env, name), fallback, 0, 36_500);
+  return Object.freeze({
+    rawDays: days("RETENTION_RAW_DAYS", 30),
+    commandsDays: days("RETENTION_COMMANDS_DAYS", 7),
+    alertsDays: days("RETENTION_ALERTS_DAYS", 90),
+    deadLettersDays: days("RETENTION_DEAD_LETTERS_DAYS", 30),
+    partitionHours: parseRange("RETENTION_PARTITION_HOURS", nonEmpty(env, "RETENTION_PARTITION_HOURS"), 24, 1, 744),
+    partitionsAhead: parseRange("RETENTION_PARTITIONS_AHEAD", nonEmpty(env, "RETENTION_PARTITIONS_AHEAD"), 2, 1, 100),
+    intervalSeconds: parseRange(
+      "RETENTION_INTERVAL_SECONDS",
+      nonEmpty(env, "RETENTION_INTERVAL_SECONDS"),
+      300,
+      1,
+      86_400,
+    ),
+    abandonedSlotDropMinutes: parseRange(
+      "ABANDONED_SLOT_DROP_MINUTES",
+      nonEmpty(env, "ABANDONED_SLOT_DROP_MINUTES"),
+      60,
+      0,
+      525_600,
+    ),
+  });
+}
+
 function parseEnum<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
   if (!allowed.includes(raw as T)) {
@@ -221,6 +270,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ),
     authFailuresPerMinute: parseCount("AUTH_FAILURES_PER_MINUTE", nonEmpty(env, "AUTH_FAILURES_PER_MINUTE"), 60, 0),
     metricsRequireKey: parseBoolean("METRICS_REQUIRE_KEY", nonEmpty(env, "METRICS_REQUIRE_KEY"), false),
+    retention: parseRetention(env),
   };
   return Object.freeze(config);
 }

@@ -84,3 +84,7 @@ export type GridPhase = (typeof GRID_PHASES)[number];
 /** AUTO: TxProfile when a transaction id is known, else TxDefaultProfile; or always TxDefaultProfile. */
 export const PROFILE_PURPOSES = ["AUTO", "TX_DEFAULT_PROFILE"] as const;
 export type ProfilePurpose = (typeof PROFILE_PURPOSES)[number];
+
+/** How a bounded table is pruned (retention_policies.method): partitions dropped, or rows deleted. */
+export const RETENTION_METHODS = ["drop_partitions", "delete_rows"] as const;
+export type RetentionMethod = (typeof RETENTION_METHODS)[number];

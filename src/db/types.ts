@@ -28,6 +28,7 @@ import type {
   OcppVersion,
   PriceTier,
   ProfilePurpose,
+  RetentionMethod,
   SetpointLimit,
   Source,
 } from "../domain.js";
@@ -330,6 +331,21 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
+/** Bounded storage (migrations/016): what is kept how long, and the Kafka dedupe marks. */
+export interface RetentionPoliciesTable {
+  table_name: string;
+  time_column: string;
+  setting: string;
+  method: ColumnType<RetentionMethod, RetentionMethod | undefined, RetentionMethod>;
+  before_drop: string | null;
+}
+
+export interface KafkaIngestPositionsTable {
+  topic: string;
+  partition: number;
+  next_offset: Int8;
+}
+
 export interface ClockSettingTable {
   singleton: ColumnType<boolean, boolean | undefined, boolean>;
   virtual_base: Timestamp;
@@ -376,4 +392,6 @@ export interface Database {
   dead_letters: DeadLettersTable;
   api_keys: ApiKeysTable;
   site_history: SiteHistoryTable;
+  retention_policies: RetentionPoliciesTable;
+  kafka_ingest_positions: KafkaIngestPositionsTable;
 }

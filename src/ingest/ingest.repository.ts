@@ -1,6 +1,6 @@
 // Writes validated events to the raw tables, each batch in ONE statement (unnest of arrays), so
 // the statement-level triggers recompute each touched site once. A Kafka row carries its
-// (topic, partition, offset); replaying it inserts nothing.
+// (topic, partition, offset); replaying it inserts nothing (kafka_ingest_positions).
 import { sql } from "kysely";
 import type { Db } from "../db/pool.js";
 import type { Source } from "../db/types.js";
@@ -37,14 +37,23 @@ async function insertRaw<T>(
   const names = sql.raw(columns.map((c) => c.name).join(", "));
   const selected = sql.raw(columns.map((c) => (c.cast ? `u.${c.name}::${c.cast}` : `u.${c.name}`)).join(", "));
   const arrays = sql.join(columns.map((c) => sql`${rows.map(c.value)}::${sql.raw(c.type)}[]`));
+  const topics = sql`${positions.map((p) => p.topic)}::text[]`;
+  const partitions = sql`${positions.map((p) => p.partition)}::int[]`;
+  const offsets = sql`${positions.map((p) => p.offset)}::int8[]`;
+  // A Kafka row is stored only if its offset was not stored before (claim_kafka_offsets,
+  // sql/080_retention.sql): the dedupe works across the raw tables' time partitions.
+  const kafka = origin.source === "kafka";
+  const claim = kafka
+    ? sql`WITH fresh AS MATERIALIZED (SELECT claim_kafka_offsets(${topics}, ${partitions}, ${offsets}) AS n)`
+    : sql``;
   const result = await sql`
+    ${claim}
     INSERT INTO ${sql.raw(table)} (${names}, source, kafka_topic, kafka_partition, kafka_offset)
     SELECT ${selected}, ${origin.source satisfies Source}, k.topic, k.part, k.off
     FROM unnest(${arrays}) WITH ORDINALITY AS u (${names}, n)
-    LEFT JOIN unnest(${positions.map((p) => p.topic)}::text[], ${positions.map((p) => p.partition)}::int[],
-                     ${positions.map((p) => p.offset)}::int8[]) WITH ORDINALITY AS k (topic, part, off, n) ON k.n = u.n
-    ORDER BY u.n
-    ON CONFLICT (kafka_topic, kafka_partition, kafka_offset) DO NOTHING`.execute(db);
+    LEFT JOIN unnest(${topics}, ${partitions}, ${offsets}) WITH ORDINALITY AS k (topic, part, off, n) ON k.n = u.n
+    ${kafka ? sql`WHERE u.n IN (SELECT n FROM fresh)` : sql``}
+    ORDER BY u.n`.execute(db);
   return Number(result.numAffectedRows ?? 0n);
 }
 

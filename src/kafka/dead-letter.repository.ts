@@ -34,6 +34,9 @@ export async function insertDeadLetters(
 ): Promise<DeadLetter[]> {
   if (dead.length === 0) return [];
   const offsets = dead.map((d) => d.message.offset);
+  // dead_letters is partitioned by time (bounded storage), so no unique (topic, partition, offset):
+  // a redelivered message is found by its position, under a lock on the topic-partition.
+  await sql`SELECT pg_advisory_xact_lock(hashtext(${topic}), ${partition})`.execute(trx);
   await sql`
     INSERT INTO dead_letters (topic, partition, kafka_offset, key, payload, headers, message_ts, reason)
     SELECT ${topic}, ${partition}, u.off, decode(u.k, 'hex'), decode(u.v, 'hex'), u.h::jsonb,
@@ -43,7 +46,8 @@ export async function insertDeadLetters(
                 ${dead.map((d) => JSON.stringify(headersAsStrings(d.message.headers)))}::text[],
                 ${dead.map((d) => Number(d.message.timestamp) || null)}::float8[],
                 ${dead.map((d) => d.reason)}::text[]) AS u (off, k, v, h, ts, reason)
-    ON CONFLICT (topic, partition, kafka_offset) DO NOTHING`.execute(trx);
+    WHERE NOT EXISTS (SELECT 1 FROM dead_letters d
+                      WHERE d.topic = ${topic} AND d.partition = ${partition} AND d.kafka_offset = u.off)`.execute(trx);
   const { rows } = await sql<{ offset: string }>`
     SELECT kafka_offset::text AS offset FROM dead_letters
     WHERE topic = ${topic} AND partition = ${partition}

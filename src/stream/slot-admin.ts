@@ -58,7 +58,10 @@ export async function ensurePublication(
     const rows = await conn.query(`SELECT 1 FROM pg_publication WHERE pubname = ${conn.escapeLiteral(publication)}`);
     if (rows.length > 0) return;
     try {
-      await conn.query(`CREATE PUBLICATION ${publication} FOR TABLE ${PUBLISHED_TABLES}`);
+      // The outbox is partitioned (bounded storage): its rows are published as the parent's.
+      await conn.query(
+        `CREATE PUBLICATION ${publication} FOR TABLE ${PUBLISHED_TABLES} WITH (publish_via_partition_root = true)`,
+      );
       log.warn({ ...ctx, publication }, "publication was missing; created it");
     } catch (error) {
       if (sqlState(error) !== "42710") throw error; // created concurrently

@@ -45,6 +45,7 @@ const ALIASES: Record<string, string> = {
   Int8: "string",
   AllocationPolicy: "string",
   PriceTier: "string",
+  RetentionMethod: "string",
   SetpointLimit: "string",
   AlertType: "string",
   AlertStatus: "string",
@@ -131,7 +132,9 @@ async function actualColumns(): Promise<Record<string, Record<string, ColumnShap
     `SELECT table_name, column_name, udt_name, is_nullable,
             column_default IS NOT NULL OR is_identity = 'YES' AS defaulted
      FROM information_schema.columns
-     WHERE table_schema = 'public' AND table_name NOT IN ('schema_migrations', 'schema_repeatables')`,
+     WHERE table_schema = 'public' AND table_name NOT IN ('schema_migrations', 'schema_repeatables')
+       -- a partition (bounded storage) has its parent's columns
+       AND NOT (SELECT relispartition FROM pg_class WHERE oid = format('%I.%I', table_schema, table_name)::regclass)`,
   );
   const actual: Record<string, Record<string, ColumnShape>> = {};
   for (const r of rows) {
