@@ -271,6 +271,8 @@ export function buildApp(config: Config, options: AppOptions = {}): App {
           brokers: config.kafkaBrokers,
           topics: config.kafkaTopics,
           groupId: config.kafkaGroupId,
+          batch: { maxMessages: config.kafkaBatchMaxMessages, waitMs: config.kafkaBatchWaitMs },
+          topicPartitions: config.kafkaTopicPartitions,
           database,
           logger,
           metrics,

@@ -21,6 +21,12 @@ export interface Config {
   readonly kafkaBrokers: readonly string[] | null;
   readonly kafkaTopics: KafkaTopics;
   readonly kafkaGroupId: string;
+  /** The most Kafka messages of one stream stored in one database transaction (partitions merged). */
+  readonly kafkaBatchMaxMessages: number;
+  /** How long the consumer waits for more partitions' messages before it stores what it has. */
+  readonly kafkaBatchWaitMs: number;
+  /** Partitions of the topics the bridge creates (existing topics are left as they are). */
+  readonly kafkaTopicPartitions: number;
   /** null: API_KEYS not set. */
   readonly apiKeys: readonly ApiKeySpec[] | null;
   readonly logLevel: LogLevel;
@@ -249,6 +255,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       setpointCommands: parseTopic(env, "KAFKA_TOPIC_COMMANDS", "ocpp.setpoint.commands"),
     }),
     kafkaGroupId: parseTopic(env, "KAFKA_GROUP_ID", "smart-charging-coordinator"),
+    kafkaBatchMaxMessages: parseCount("KAFKA_BATCH_MAX_MESSAGES", nonEmpty(env, "KAFKA_BATCH_MAX_MESSAGES"), 5000, 1),
+    kafkaBatchWaitMs: parseMilliseconds("KAFKA_BATCH_WAIT_MS", nonEmpty(env, "KAFKA_BATCH_WAIT_MS"), 5),
+    kafkaTopicPartitions: parseCount("KAFKA_TOPIC_PARTITIONS", nonEmpty(env, "KAFKA_TOPIC_PARTITIONS"), 6, 1),
     apiKeys: parseApiKeys(nonEmpty(env, "API_KEYS")),
     logLevel: parseEnum("LOG_LEVEL", nonEmpty(env, "LOG_LEVEL"), LOG_LEVELS, nodeEnv === "test" ? "silent" : "info"),
     nodeEnv,

@@ -16,6 +16,9 @@ describe("config", () => {
       maxConnectionsPerKey: 100,
       maxSubscriptionsPerKey: 1000,
       authFailuresPerMinute: 60,
+      kafkaBatchMaxMessages: 5000,
+      kafkaBatchWaitMs: 5,
+      kafkaTopicPartitions: 6,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -33,12 +36,18 @@ describe("config", () => {
       MAX_CONNECTIONS_PER_KEY: "5",
       MAX_SUBSCRIPTIONS_PER_KEY: "50",
       AUTH_FAILURES_PER_MINUTE: "0",
+      KAFKA_BATCH_MAX_MESSAGES: "2000",
+      KAFKA_BATCH_WAIT_MS: "0",
+      KAFKA_TOPIC_PARTITIONS: "12",
     });
     expect(config).toMatchObject({
       wsMaxInFlight: 10,
       maxConnectionsPerKey: 5,
       maxSubscriptionsPerKey: 50,
       authFailuresPerMinute: 0,
+      kafkaBatchMaxMessages: 2000,
+      kafkaBatchWaitMs: 0,
+      kafkaTopicPartitions: 12,
       port: 8080,
       databaseUrl: "postgres://u:p@db:5432/scc",
       dataDir: "/var/lib/scc",
@@ -70,6 +79,9 @@ describe("config", () => {
     [{ MAX_CONNECTIONS_PER_KEY: "1.5" }, "MAX_CONNECTIONS_PER_KEY"],
     [{ MAX_SUBSCRIPTIONS_PER_KEY: "-1" }, "MAX_SUBSCRIPTIONS_PER_KEY"],
     [{ AUTH_FAILURES_PER_MINUTE: "ten" }, "AUTH_FAILURES_PER_MINUTE"],
+    [{ KAFKA_BATCH_MAX_MESSAGES: "0" }, "KAFKA_BATCH_MAX_MESSAGES"],
+    [{ KAFKA_BATCH_WAIT_MS: "-5" }, "KAFKA_BATCH_WAIT_MS"],
+    [{ KAFKA_TOPIC_PARTITIONS: "three" }, "KAFKA_TOPIC_PARTITIONS"],
   ])("rejects %o naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(new RegExp(`^Invalid configuration: ${variable} `));

@@ -10,7 +10,7 @@ import { errorMessage } from "../lib/errors.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Fanout } from "../stream/fanout.js";
 import { CommandPublisher } from "./command-publisher.js";
-import { IngestConsumer } from "./ingest-consumer.js";
+import { type BatchLimits, IngestConsumer } from "./ingest-consumer.js";
 import { ManagedProducer } from "./managed-producer.js";
 import { dlqTopic, STREAM_KINDS, topicKinds } from "./messages.js";
 import { createKafkaMetrics, pinoLogCreator } from "./support.js";
@@ -19,6 +19,10 @@ export interface KafkaBridgeOptions {
   brokers: readonly string[];
   topics: KafkaTopics;
   groupId: string;
+  /** Merging of the partitions' messages into one transaction per stream (see ingest-consumer.ts). */
+  batch: BatchLimits;
+  /** Partitions of the topics the bridge creates. */
+  topicPartitions: number;
   database: Database;
   logger: Logger;
   metrics: Metrics;
@@ -36,8 +40,11 @@ export interface KafkaBridge {
 /** How long start() waits for the consumer to join its group before going on without it. */
 const START_WAIT_MS = 10_000;
 
-/** Creates the bridge's topics that do not exist yet (broker defaults); best effort. */
-async function ensureTopics(kafka: Kafka, topics: KafkaTopics, logger: Logger): Promise<void> {
+/**
+ * Creates the bridge's topics that do not exist yet with `partitions` partitions (the broker's
+ * replication default); best effort. Existing topics are left alone.
+ */
+async function ensureTopics(kafka: Kafka, topics: KafkaTopics, partitions: number, logger: Logger): Promise<void> {
   const wanted = [
     ...STREAM_KINDS.map((kind) => topics[kind]),
     ...STREAM_KINDS.map((kind) => dlqTopic(topics[kind])),
@@ -50,8 +57,11 @@ async function ensureTopics(kafka: Kafka, topics: KafkaTopics, logger: Logger): 
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((t) => !existing.has(t));
     if (missing.length > 0) {
-      await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
-      logger.info({ topics: missing }, "created kafka topics");
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions })),
+        waitForLeaders: true,
+      });
+      logger.info({ topics: missing, partitions }, "created kafka topics");
     }
   } catch (error) {
     logger.warn(
@@ -100,6 +110,7 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
         kafka,
         kinds,
         groupId: options.groupId,
+        batch: options.batch,
         db: options.database.db,
         logger,
         metrics,
@@ -117,7 +128,7 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
       });
       const ingest = consumer;
       const consuming = (async () => {
-        await ensureTopics(kafka, options.topics, logger);
+        await ensureTopics(kafka, options.topics, options.topicPartitions, logger);
         if (running) await ingest.start();
       })().catch((error: unknown) => logger.error({ err: errorMessage(error) }, "kafka consumer failed to start"));
       // Kafka being unreachable must not hold up the service (its HTTP server starts after us):

@@ -1,8 +1,7 @@
 // kill -9 of the whole service (a child process: node --import tsx src/main.ts) while it ingests a
 // steady stream from Kafka and publishes commands, then a restart: no raw row is stored twice,
 // none is missing, and every command of the outbox reaches the command topic (duplicates allowed).
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import type { ChildProcess } from "node:child_process";
 import type { Admin, Kafka, Producer } from "kafkajs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { KafkaTopics } from "../../src/config.js";
@@ -10,39 +9,22 @@ import type { TestDatabase } from "../helpers/db.js";
 import { at } from "../helpers/events.js";
 import { until } from "../helpers/until.js";
 import {
+  type ChildService,
   type Collector,
   caughtUp,
   collect,
   connectProducer,
   describeKafka,
   type KafkaTestEnv,
-  ROOT,
   send,
   sessionSample,
+  spawnService,
   startKafkaTestEnv,
   topicEnv,
 } from "./kafka-helpers.js";
 
 const SITES = 12;
 const MAX_MESSAGES = 8000;
-
-interface Service {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-  port: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describeKafka("kafka bridge crash", "Kafka crash test", () => {
   let env: KafkaTestEnv;
@@ -53,34 +35,20 @@ describeKafka("kafka bridge crash", "Kafka crash test", () => {
   let db: TestDatabase;
   let topics: KafkaTopics;
   let groupId: string;
-  const services: Service[] = [];
 
-  async function startService(): Promise<Service> {
-    const port = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        KAFKA_BROKERS: brokers.join(","),
-        KAFKA_GROUP_ID: groupId,
-        ...topicEnv(topics),
-        PORT: String(port),
-        NODE_ENV: "test",
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  const services: ChildService[] = [];
+  const startService = async () => {
+    const service = await spawnService({
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: brokers.join(","),
+      KAFKA_GROUP_ID: groupId,
+      ...topicEnv(topics),
     });
-    const output: string[] = [];
-    child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-    child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const service = { child, output, exited, port };
     services.push(service);
     return service;
-  }
+  };
 
-  async function leader(service: Service): Promise<boolean> {
+  async function leader(service: ChildService): Promise<boolean> {
     const res = await fetch(`http://127.0.0.1:${service.port}/metrics`);
     return /^scc_kafka_command_leader 1$/m.test(await res.text());
   }
@@ -95,10 +63,7 @@ describeKafka("kafka bridge crash", "Kafka crash test", () => {
   }, 90_000);
 
   afterAll(async () => {
-    for (const s of services) {
-      if (s.child.exitCode === null && s.child.signalCode === null && s.child.pid) process.kill(s.child.pid, "SIGKILL");
-      await s.exited;
-    }
+    for (const s of services) await s.kill();
     await producer?.disconnect().catch(() => {});
     await env?.close();
   }, 60_000);
