@@ -22,7 +22,10 @@
 --   L_k = (amount - sum_{j<k} hi_j) / (n - k + 1).
 -- Saturated sessions (hi_k <= L_k) form a prefix; L is L_k of the first unsaturated one, which is
 -- also the largest L_k among the unsaturated. None unsaturated: all at rated power.
-CREATE OR REPLACE FUNCTION allocate_water_fill(p_amount numeric, p_lo numeric[], p_hi numeric[])
+-- This closed form needs every lo_i = min(m, hi_i) for one minimum m (rule 5's bounds); bounds
+-- that differ more (a vehicle's ev_min_kw above the site minimum) go through allocate_water_fill,
+-- below, to the weighted fill.
+CREATE OR REPLACE FUNCTION allocate_water_fill_common_min(p_amount numeric, p_lo numeric[], p_hi numeric[])
 RETURNS numeric[]
 LANGUAGE sql IMMUTABLE AS $$
   WITH sessions AS (
@@ -39,15 +42,6 @@ LANGUAGE sql IMMUTABLE AS $$
   )
   SELECT array_agg(least(c.hi, greatest(c.lo, coalesce(w.level, c.hi))) ORDER BY c.i)
   FROM candidates c CROSS JOIN water w
-$$;
-
--- EQUAL_SHARE (the tutorial's rule, with its defects fixed): min(hi_i, max(lo_i, amount / n)).
--- Divided by the count n; the tutorial's NULLIF(count, 1) gave a lone session 3 kW.
-CREATE OR REPLACE FUNCTION allocate_equal_share(p_amount numeric, p_lo numeric[], p_hi numeric[])
-RETURNS numeric[]
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT array_agg(least(hi, greatest(lo, p_amount / nullif(cardinality(p_lo), 0))) ORDER BY i)
-  FROM unnest(p_lo, p_hi) WITH ORDINALITY AS u (lo, hi, i)
 $$;
 
 -- Weighted max-min fill, the engine of BID_WEIGHTED (and WATER_FILL when every weight is 1):
@@ -97,6 +91,34 @@ LANGUAGE sql IMMUTABLE AS $$
            ELSE least(s.hi, greatest(s.lo, s.w * w.level))
          END ORDER BY s.i)
   FROM sessions s LEFT JOIN water w ON true
+$$;
+
+-- WATER_FILL itself: the closed form above when the minimums are rule 5's (one m), else the same
+-- level through the weighted fill with every weight 1 (it handles any lo_i <= hi_i).
+CREATE OR REPLACE FUNCTION allocate_water_fill(p_amount numeric, p_lo numeric[], p_hi numeric[])
+RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN (SELECT bool_and(u.lo = least(m.lo, u.hi))
+          FROM unnest(p_lo, p_hi) AS u (lo, hi), (SELECT max(x) AS lo FROM unnest(p_lo) x) m)
+      THEN allocate_water_fill_common_min(p_amount, p_lo, p_hi)
+    ELSE allocate_weighted_fill(p_amount, p_lo, p_hi, array_fill(1::numeric, ARRAY[cardinality(p_lo)]))
+  END
+$$;
+
+-- EQUAL_SHARE (the tutorial's rule, with its defects fixed): min(hi_i, max(lo_i, amount / n)).
+-- Divided by the count n; the tutorial's NULLIF(count, 1) gave a lone session 3 kW. When some
+-- minimums are above amount / n and the shares would then add up to more than the amount (a
+-- vehicle's ev_min_kw), equal shares as far as the minimums allow: the water fill.
+CREATE OR REPLACE FUNCTION allocate_equal_share(p_amount numeric, p_lo numeric[], p_hi numeric[])
+RETURNS numeric[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN sum(kw) <= p_amount THEN array_agg(kw ORDER BY i)
+              ELSE allocate_water_fill(p_amount, p_lo, p_hi) END
+  FROM (
+    SELECT i, least(hi, greatest(lo, p_amount / nullif(cardinality(p_lo), 0))) AS kw
+    FROM unnest(p_lo, p_hi) WITH ORDINALITY AS u (lo, hi, i)
+  ) shares
 $$;
 
 -- BID_WEIGHTED (SPEC §10, the seed's "continuous auction"): above the minimums, the amount is

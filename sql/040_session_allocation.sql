@@ -18,13 +18,18 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE AS $$
   WITH bounded AS (
-    -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i.
+    -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i; with what the vehicle accepts
+    -- (SPEC §9 ev_max_kw, ev_min_kw) hi_i = min(rated_i, ev_max) and lo_i = min(max(min_rate,
+    -- ev_min), hi_i): a car that will not charge below ev_min is given at least that or nothing;
+    -- and SPEC §10's VEHICLE_DRAW cap (sql/035) lowers hi_i further while it is in force.
     SELECT s.session_id, s.site_id, s.charge_point_id, s.connector_id, s.rated_power_kw,
            s.current_power_kw, s.soc_pct, s.session_start_ts, coalesce(s.priority, 0) AS priority,
            -- DEADLINE: a session whose requested energy is delivered takes no share (lo = hi = 0,
            -- ENERGY_MET); the other policies ignore the request.
-           CASE WHEN m.energy_met THEN 0 ELSE least(b.min_rate_kw, s.rated_power_kw::numeric) END AS lo,
-           CASE WHEN m.energy_met THEN 0 ELSE s.rated_power_kw::numeric END AS hi,
+           CASE WHEN m.energy_met THEN 0
+                ELSE least(greatest(b.min_rate_kw, coalesce(s.ev_min_kw, 0)::numeric), v.hi) END AS lo,
+           CASE WHEN m.energy_met THEN 0 ELSE v.hi END AS hi,
+           v.vehicle_max,
            m.energy_met,
            -- DEADLINE's needed rate: what the rated power cannot deliver in the strictly cheaper
            -- published price intervals before departure (cheaper_hours, 020), over the other hours
@@ -32,11 +37,11 @@ LANGUAGE sql STABLE AS $$
            -- (all of it once departure has passed); and the laxity, hours left minus the hours
            -- the remaining energy takes at rated power. NULL without a departure or request.
            CASE WHEN d.hours_left IS NULL THEN NULL           -- (least() would skip the NULL)
-                WHEN d.hours_left <= 0 THEN s.rated_power_kw::numeric
-                ELSE least(s.rated_power_kw::numeric,
-                           greatest(0, d.remaining_kwh - s.rated_power_kw::numeric * d.cheaper_h)
+                WHEN d.hours_left <= 0 THEN v.vehicle_max
+                ELSE least(v.vehicle_max,
+                           greatest(0, d.remaining_kwh - v.vehicle_max * d.cheaper_h)
                              / nullif(d.hours_left - d.cheaper_h, 0)) END AS needed,
-           d.hours_left - d.remaining_kwh / nullif(s.rated_power_kw::numeric, 0) AS laxity,
+           d.hours_left - d.remaining_kwh / nullif(v.vehicle_max, 0) AS laxity,
            -- BID_WEIGHTED's weight: the session's bid, else the site's reserve price, else the
            -- tariff price in force (SPEC §10); a negative price bids 0.
            greatest(0, coalesce(s.bid_usd_kwh, st.reserve_bid_usd_kwh, b.price_usd_kwh))::numeric AS bid,
@@ -49,6 +54,10 @@ LANGUAGE sql STABLE AS $$
       SELECT coalesce(b.policy = 'DEADLINE' AND coalesce(s.energy_kwh, 0) >= s.requested_energy_kwh, false)
                AS energy_met
     ) m
+    CROSS JOIN LATERAL (
+      SELECT vm AS vehicle_max, least(vm, coalesce(s.draw_cap_kw, vm)) AS hi
+      FROM (SELECT least(s.rated_power_kw, coalesce(s.ev_max_kw, s.rated_power_kw))::numeric AS vm) x
+    ) v
     LEFT JOIN LATERAL (
       SELECT greatest(0, s.requested_energy_kwh - coalesce(s.energy_kwh, 0))::numeric AS remaining_kwh,
              extract(epoch FROM s.departure_ts - p_now) / 3600 AS hours_left,
@@ -112,6 +121,8 @@ LANGUAGE sql STABLE AS $$
          CASE
            WHEN energy_met THEN 'ENERGY_MET'
            WHEN NOT admitted THEN 'NOT_ADMITTED'
+           -- SPEC §10: held down by its VEHICLE_DRAW cap (it draws less than it was given)
+           WHEN exact_kw >= hi AND hi < vehicle_max THEN 'VEHICLE_DRAW'
            WHEN exact_kw >= hi THEN 'RATED_POWER'
            -- DEADLINE: held at its guaranteed (needed) rate above its minimum; below it, the cap
            -- ran out before its turn (the price tier never cuts a guarantee).
@@ -119,7 +130,9 @@ LANGUAGE sql STABLE AS $$
            WHEN policy = 'DEADLINE' AND exact_kw > lo AND exact_kw < guarantee THEN
              CASE WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE' ELSE 'SITE_LIMIT' END
            WHEN exact_kw <= lo THEN 'MIN_RATE'
-           WHEN tier_factor < 1 THEN 'PRICE_TIER'
+           -- The site-level bound that set the amount: the price tier only when T = C0 x factor
+           -- is below C (a DR cap under it binds instead; rule 4 as amended: they do not stack).
+           WHEN target_kw < ev_cap_kw THEN 'PRICE_TIER'
            WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE'
            ELSE 'SITE_LIMIT'
          END,

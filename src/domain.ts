@@ -40,6 +40,7 @@ export const SETPOINT_LIMITS = [
   "SITE_LIMIT",
   "DEADLINE",
   "ENERGY_MET",
+  "VEHICLE_DRAW",
   "SESSION_ENDED",
 ] as const;
 export type SetpointLimit = (typeof SETPOINT_LIMITS)[number];

@@ -33,6 +33,9 @@ export interface SitesTable {
   stale_timeout_s: ColumnType<number, number | undefined, number>;
   reserve_bid_usd_kwh: number | null;
   over_demand_hysteresis_pct: ColumnType<number, number | undefined, number>;
+  draw_margin_kw: ColumnType<number, number | undefined, number>;
+  draw_margin_pct: ColumnType<number, number | undefined, number>;
+  draw_hold_s: ColumnType<number, number | undefined, number>;
   demand_limit_kw: number | null;
   current_demand_kw: number | null;
   ev_load_kw: number | null;
@@ -128,6 +131,9 @@ export interface SessionsTable {
   ev_min_kw: number | null;
   bid_usd_kwh: number | null;
   priority: number | null;
+  draw_short_since: Timestamp | null;
+  draw_short_samples: ColumnType<number, number | undefined, number>;
+  draw_cap_kw: number | null;
 }
 
 export interface PriceIntervalsTable {

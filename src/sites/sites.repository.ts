@@ -23,6 +23,11 @@ export interface SiteSettings {
   sessionTimeoutSeconds?: number;
   staleTimeoutSeconds?: number;
   overDemandHysteresisPct?: number;
+  /** null: back to the tariff price in force */
+  reserveBidUsdKwh?: number | null;
+  vehicleDrawMarginKw?: number;
+  vehicleDrawMarginPct?: number;
+  vehicleDrawHoldSeconds?: number;
 }
 
 /** Creates the site if needed and applies the settings; the settings trigger recomputes it. */
@@ -43,6 +48,10 @@ export async function configureSite(db: Db, siteId: string, settings: SiteSettin
       session_timeout_s: settings.sessionTimeoutSeconds,
       stale_timeout_s: settings.staleTimeoutSeconds,
       over_demand_hysteresis_pct: settings.overDemandHysteresisPct,
+      reserve_bid_usd_kwh: settings.reserveBidUsdKwh,
+      draw_margin_kw: settings.vehicleDrawMarginKw,
+      draw_margin_pct: settings.vehicleDrawMarginPct,
+      draw_hold_s: settings.vehicleDrawHoldSeconds,
     };
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     if (Object.keys(defined).length > 0) {

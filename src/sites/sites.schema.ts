@@ -49,6 +49,17 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     overDemandHysteresisPct: t.exposeFloat("over_demand_hysteresis_pct", {
       description: "SITE_OVER_DEMAND clears only below the limit minus this percentage of it",
     }),
+    reserveBidUsdKwh: t.exposeFloat("reserve_bid_usd_kwh", {
+      nullable: true,
+      description: "BID_WEIGHTED: the bid of a session without one (null: the tariff price in force)",
+    }),
+    vehicleDrawMarginKw: t.exposeFloat("draw_margin_kw", {
+      description: "VEHICLE_DRAW margin: max(this, vehicleDrawMarginPct % of the limit)",
+    }),
+    vehicleDrawMarginPct: t.exposeFloat("draw_margin_pct"),
+    vehicleDrawHoldSeconds: t.exposeInt("draw_hold_s", {
+      description: "How long (and at least two meter values) a session draws short before VEHICLE_DRAW caps it",
+    }),
     nextBoundaryAt: t.field({
       type: "DateTime",
       nullable: true,
@@ -103,6 +114,12 @@ const SiteConfigInput = builder.inputType("SiteConfigInput", {
     sessionTimeoutSeconds: t.int(),
     staleTimeoutSeconds: t.int(),
     overDemandHysteresisPct: t.float(),
+    reserveBidUsdKwh: t.float({
+      description: "BID_WEIGHTED: the bid of a session without one, 0-100 USD/kWh; null: the tariff price in force",
+    }),
+    vehicleDrawMarginKw: t.float({ description: "VEHICLE_DRAW margin floor, 0.1-1000 kW (default 1)" }),
+    vehicleDrawMarginPct: t.float({ description: "VEHICLE_DRAW margin as % of the limit, 0-100 (default 20)" }),
+    vehicleDrawHoldSeconds: t.int({ description: "VEHICLE_DRAW hold time, 0-86400 s (default 60)" }),
   }),
 });
 
@@ -127,6 +144,10 @@ function checkSiteConfig(input: ConfigInput): Issue[] {
   range("sessionTimeoutSeconds", input.sessionTimeoutSeconds, 1, 7 * 86_400, true);
   range("staleTimeoutSeconds", input.staleTimeoutSeconds, 1, 7 * 86_400, true);
   range("overDemandHysteresisPct", input.overDemandHysteresisPct, 0, 50);
+  range("reserveBidUsdKwh", input.reserveBidUsdKwh, 0, 100);
+  range("vehicleDrawMarginKw", input.vehicleDrawMarginKw, 0.1, 1000);
+  range("vehicleDrawMarginPct", input.vehicleDrawMarginPct, 0, 100);
+  range("vehicleDrawHoldSeconds", input.vehicleDrawHoldSeconds, 0, 86_400, true);
   return issues;
 }
 
@@ -207,6 +228,11 @@ builder.mutationFields((t) => ({
         sessionTimeoutSeconds: orUndefined(input.sessionTimeoutSeconds),
         staleTimeoutSeconds: orUndefined(input.staleTimeoutSeconds),
         overDemandHysteresisPct: orUndefined(input.overDemandHysteresisPct),
+        // null is a value here: back to the tariff price in force
+        reserveBidUsdKwh: input.reserveBidUsdKwh === null ? null : orUndefined(input.reserveBidUsdKwh),
+        vehicleDrawMarginKw: orUndefined(input.vehicleDrawMarginKw),
+        vehicleDrawMarginPct: orUndefined(input.vehicleDrawMarginPct),
+        vehicleDrawHoldSeconds: orUndefined(input.vehicleDrawHoldSeconds),
       });
     },
   }),

@@ -42,6 +42,9 @@ export interface SampleSpec {
   requested?: number;
   /** energy_kwh delivered so far; absent is unknown. */
   energy?: number;
+  /** SPEC §9 ev_max_kw, ev_min_kw (what the vehicle accepts); absent is unknown. */
+  evMax?: number;
+  evMin?: number;
 }
 
 export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void> {
@@ -61,14 +64,16 @@ export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void>
       s.departure ?? null,
       s.requested ?? null,
       s.energy ?? null,
+      s.evMax ?? null,
+      s.evMin ?? null,
     );
-    const o = i * 13;
-    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, 'graphql')`;
+    const o = i * 15;
+    return `($${o + 1}, $${o + 2}, 1, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, $${o + 14}::double precision, $${o + 15}::double precision, 'graphql')`;
   });
   await pool.query(
     `INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
        current_power_kw, session_start_ts, sampled_ts, ended_ts, priority, bid_usd_kwh, departure_ts,
-       requested_energy_kwh, energy_kwh, source) VALUES ${rows.join(", ")}`,
+       requested_energy_kwh, energy_kwh, ev_max_kw, ev_min_kw, source) VALUES ${rows.join(", ")}`,
     values,
   );
 }
