@@ -24,11 +24,12 @@ LANGUAGE sql STABLE AS $$
     -- and SPEC §10's VEHICLE_DRAW cap (sql/035) lowers hi_i further while it is in force.
     SELECT s.session_id, s.site_id, s.charge_point_id, s.connector_id, s.rated_power_kw,
            s.current_power_kw, s.soc_pct, s.session_start_ts, coalesce(s.priority, 0) AS priority,
-           -- DEADLINE: a session whose requested energy is delivered takes no share (lo = hi = 0,
-           -- ENERGY_MET); the other policies ignore the request.
+           -- DEADLINE: a session whose requested energy is delivered needs no minimum (lo = 0,
+           -- ENERGY_MET) and no guarantee; it shares what the price target leaves like a session
+           -- without a deadline. The other policies ignore the request.
            CASE WHEN m.energy_met THEN 0
                 ELSE least(greatest(b.min_rate_kw, coalesce(s.ev_min_kw, 0)::numeric), v.hi) END AS lo,
-           CASE WHEN m.energy_met THEN 0 ELSE v.hi END AS hi,
+           v.hi,
            v.vehicle_max,
            m.energy_met,
            -- DEADLINE's needed rate: what the rated power cannot deliver in the strictly cheaper
@@ -41,7 +42,14 @@ LANGUAGE sql STABLE AS $$
                 ELSE least(v.vehicle_max,
                            greatest(0, d.remaining_kwh - v.vehicle_max * d.cheaper_h)
                              / nullif(d.hours_left - d.cheaper_h, 0)) END AS needed,
+           -- (A met session's laxity is its hours left: it keeps its rank, as EDF keeps a vehicle
+           -- that was told less than it takes; measured better than putting it last.)
            d.hours_left - d.remaining_kwh / nullif(v.vehicle_max, 0) AS laxity,
+           -- DEADLINE: nothing strictly cheaper is published before its departure, so holding its
+           -- energy back for the price saves nothing (allocate_deadline serves it from C, after
+           -- every need). A met session too: a request is an estimate, and a vehicle that takes no
+           -- more is capped by VEHICLE_DRAW.
+           coalesce(d.hours_left IS NOT NULL AND d.cheaper_h = 0, false) AS urgent,
            -- BID_WEIGHTED's weight: the session's bid, else the site's reserve price, else the
            -- tariff price in force (SPEC §10); a negative price bids 0.
            greatest(0, coalesce(s.bid_usd_kwh, st.reserve_bid_usd_kwh, b.price_usd_kwh))::numeric AS bid,
@@ -71,8 +79,13 @@ LANGUAGE sql STABLE AS $$
     -- Rule 6 (and SPEC §10): admit in order of priority (higher first, unknown as 0), then
     -- session_start_ts, then session_id, while the running sum of lo fits under the hard cap C.
     -- The first that does not fit, and all after it, get 0. Every policy admits this way.
+    -- DEADLINE admits by least laxity after priority (sessions without a deadline after those
+    -- with one, then by start): a late arrival about to miss its departure is not left out while
+    -- early arrivals with hours to spare hold their minimums (docs/allocation.md).
     SELECT bounded.*,
-           sum(lo) OVER (PARTITION BY site_id ORDER BY priority DESC, session_start_ts, session_id) <= ev_cap_kw
+           sum(lo) OVER (PARTITION BY site_id
+                         ORDER BY priority DESC, CASE WHEN policy = 'DEADLINE' THEN laxity END NULLS LAST,
+                                  session_start_ts, session_id) <= ev_cap_kw
              AS admitted
     FROM bounded
   ),
@@ -86,7 +99,8 @@ LANGUAGE sql STABLE AS $$
            array_agg(bid ORDER BY session_id) AS bid,
            min(ev_cap_kw) AS cap,
            array_agg(needed ORDER BY session_id) AS needed,
-           array_agg(laxity ORDER BY session_id) AS laxity
+           array_agg(laxity ORDER BY session_id) AS laxity,
+           array_agg(urgent ORDER BY session_id) AS urgent
     FROM admission
     WHERE admitted
     GROUP BY site_id, policy
@@ -101,7 +115,7 @@ LANGUAGE sql STABLE AS $$
       CASE p.policy
         WHEN 'WATER_FILL' THEN allocate_water_fill(p.amount, p.lo, p.hi)
         WHEN 'EQUAL_SHARE' THEN allocate_equal_share(p.amount, p.lo, p.hi)
-        WHEN 'DEADLINE' THEN allocate_deadline(p.amount, p.cap, p.lo, p.hi, p.needed, p.laxity)
+        WHEN 'DEADLINE' THEN allocate_deadline(p.amount, p.cap, p.lo, p.hi, p.needed, p.laxity, p.urgent)
         WHEN 'BID_WEIGHTED' THEN allocate_bid_weighted(p.amount, p.lo, p.hi, p.bid)
         ELSE allocation_policy_unknown(p.policy, p.site_id)
       END) AS d (session_id, exact_kw)
@@ -119,15 +133,17 @@ LANGUAGE sql STABLE AS $$
          greatest(0, floor(exact_kw * 100) / 100)::numeric(10, 2),
          -- Rule 9: what bound this setpoint.
          CASE
-           WHEN energy_met THEN 'ENERGY_MET'
+           -- DEADLINE: its request is met; below its rate because every need came first
+           WHEN energy_met AND exact_kw < hi THEN 'ENERGY_MET'
            WHEN NOT admitted THEN 'NOT_ADMITTED'
            -- SPEC §10: held down by its VEHICLE_DRAW cap (it draws less than it was given)
            WHEN exact_kw >= hi AND hi < vehicle_max THEN 'VEHICLE_DRAW'
            WHEN exact_kw >= hi THEN 'RATED_POWER'
-           -- DEADLINE: held at its guaranteed (needed) rate above its minimum; below it, the cap
-           -- ran out before its turn (the price tier never cuts a guarantee).
+           -- DEADLINE: held at its guaranteed (needed) rate above its minimum; below it, or an
+           -- urgent session below its rate, the cap ran out before its turn (the price tier never
+           -- cuts a guarantee or an urgent rate).
            WHEN policy = 'DEADLINE' AND guarantee > lo AND exact_kw = guarantee THEN 'DEADLINE'
-           WHEN policy = 'DEADLINE' AND exact_kw > lo AND exact_kw < guarantee THEN
+           WHEN policy = 'DEADLINE' AND exact_kw > lo AND (exact_kw < guarantee OR urgent) THEN
              CASE WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE' ELSE 'SITE_LIMIT' END
            WHEN exact_kw <= lo THEN 'MIN_RATE'
            -- The site-level bound that set the amount: the price tier only when T = C0 x factor

@@ -28,10 +28,11 @@ const deadline = async (
   hi: number[],
   needed: (number | null)[],
   laxity: (number | null)[],
+  urgent: boolean[] | null = null,
 ) => {
   const { rows } = await t.pool.query<{ kw: string[] }>(
-    "SELECT allocate_deadline($1, $2, $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[]) AS kw",
-    [amount, cap, lo, hi, needed, laxity],
+    "SELECT allocate_deadline($1, $2, $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::boolean[]) AS kw",
+    [amount, cap, lo, hi, needed, laxity, urgent],
   );
   return (rows[0]?.kw ?? []).map(Number);
 };
