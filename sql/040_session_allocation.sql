@@ -23,15 +23,21 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE AS $$
   WITH bounded AS (
-    -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i.
+    -- Rule 5: lo_i = min(min_rate, rated_i), hi_i = rated_i; with what the vehicle accepts
+    -- (SPEC §9 ev_max_kw, ev_min_kw) hi_i = min(rated_i, ev_max) and lo_i = min(max(min_rate,
+    -- ev_min), hi_i): a car that will not charge below ev_min is given at least that or nothing;
+    -- and SPEC §10's VEHICLE_DRAW cap (sql/035) lowers hi_i further while it is in force.
     SELECT s.session_id, s.site_id, s.charge_point_id, s.connector_id, s.rated_power_kw,
            s.current_power_kw, s.soc_pct, s.session_start_ts, coalesce(s.priority, 0) AS priority,
-           -- DEADLINE: a session whose requested energy is delivered takes no share (lo = hi = 0,
-           -- ENERGY_MET); the other policies ignore the request.
+           -- DEADLINE: a session whose requested energy is delivered needs no minimum (lo = 0,
+           -- ENERGY_MET) and no guarantee; it shares what the price target leaves like a session
+           -- without a deadline. The other policies ignore the request.
            -- [electrical] a charger in amps: lo = minimum current x voltage x phases (sql/035), and
            -- hi at least that (a charger cannot go under its minimum current).
-           CASE WHEN m.energy_met THEN 0 ELSE coalesce(e.lo_kw, least(b.min_rate_kw, s.rated_power_kw::numeric)) END AS lo,
-           CASE WHEN m.energy_met THEN 0 ELSE greatest(s.rated_power_kw::numeric, e.lo_kw) END AS hi,
+           CASE WHEN m.energy_met THEN 0
+                ELSE least(greatest(coalesce(e.lo_kw, b.min_rate_kw), coalesce(s.ev_min_kw, 0)::numeric), v.hi) END AS lo,
+           v.hi,
+           v.vehicle_max,
            m.energy_met,
            -- DEADLINE's needed rate: what the rated power cannot deliver in the strictly cheaper
            -- published price intervals before departure (cheaper_hours, 020), over the other hours
@@ -39,11 +45,18 @@ LANGUAGE sql STABLE AS $$
            -- (all of it once departure has passed); and the laxity, hours left minus the hours
            -- the remaining energy takes at rated power. NULL without a departure or request.
            CASE WHEN d.hours_left IS NULL THEN NULL           -- (least() would skip the NULL)
-                WHEN d.hours_left <= 0 THEN s.rated_power_kw::numeric
-                ELSE least(s.rated_power_kw::numeric,
-                           greatest(0, d.remaining_kwh - s.rated_power_kw::numeric * d.cheaper_h)
+                WHEN d.hours_left <= 0 THEN v.vehicle_max
+                ELSE least(v.vehicle_max,
+                           greatest(0, d.remaining_kwh - v.vehicle_max * d.cheaper_h)
                              / nullif(d.hours_left - d.cheaper_h, 0)) END AS needed,
-           d.hours_left - d.remaining_kwh / nullif(s.rated_power_kw::numeric, 0) AS laxity,
+           -- (A met session's laxity is its hours left: it keeps its rank, as EDF keeps a vehicle
+           -- that was told less than it takes; measured better than putting it last.)
+           d.hours_left - d.remaining_kwh / nullif(v.vehicle_max, 0) AS laxity,
+           -- DEADLINE: nothing strictly cheaper is published before its departure, so holding its
+           -- energy back for the price saves nothing (allocate_deadline serves it from C, after
+           -- every need). A met session too: a request is an estimate, and a vehicle that takes no
+           -- more is capped by VEHICLE_DRAW.
+           coalesce(d.hours_left IS NOT NULL AND d.cheaper_h = 0, false) AS urgent,
            -- BID_WEIGHTED's weight: the session's bid, else the site's reserve price, else the
            -- tariff price in force (SPEC §10); a negative price bids 0.
            greatest(0, coalesce(s.bid_usd_kwh, st.reserve_bid_usd_kwh, b.price_usd_kwh))::numeric AS bid,
@@ -61,6 +74,11 @@ LANGUAGE sql STABLE AS $$
       SELECT coalesce(b.policy = 'DEADLINE' AND coalesce(s.energy_kwh, 0) >= s.requested_energy_kwh, false)
                AS energy_met
     ) m
+    CROSS JOIN LATERAL (
+      -- [electrical] never under the charger's minimum (lo <= hi for every policy)
+      SELECT vm AS vehicle_max, greatest(least(vm, coalesce(s.draw_cap_kw, vm)), e.lo_kw) AS hi
+      FROM (SELECT greatest(least(s.rated_power_kw, coalesce(s.ev_max_kw, s.rated_power_kw))::numeric, e.lo_kw) AS vm) x
+    ) v
     LEFT JOIN LATERAL (
       SELECT greatest(0, s.requested_energy_kwh - coalesce(s.energy_kwh, 0))::numeric AS remaining_kwh,
              extract(epoch FROM s.departure_ts - p_now) / 3600 AS hours_left,
@@ -88,6 +106,9 @@ LANGUAGE sql STABLE AS $$
     -- Rule 6 (and SPEC §10): admit in order of priority (higher first, unknown as 0), then
     -- session_start_ts, then session_id, while the running sum of lo fits under the hard cap C.
     -- The first that does not fit, and all after it, get 0. Every policy admits this way.
+    -- DEADLINE admits by least laxity after priority (sessions without a deadline after those
+    -- with one, then by start): a late arrival about to miss its departure is not left out while
+    -- early arrivals with hours to spare hold their minimums (docs/allocation.md).
     SELECT phased.*,
            sum(lo) OVER by_rank <= ev_cap_kw
            -- [electrical] and, with a per-phase limit, while the minimums' currents fit every phase
@@ -97,7 +118,9 @@ LANGUAGE sql STABLE AS $$
                                   AND (a3 = 0 OR sum(lo * a3) OVER by_rank <= avail[3] + 1e-9)))
              AS admitted
     FROM phased
-    WINDOW by_rank AS (PARTITION BY site_id ORDER BY priority DESC, session_start_ts, session_id)
+    WINDOW by_rank AS (PARTITION BY site_id
+                       ORDER BY priority DESC, CASE WHEN policy = 'DEADLINE' THEN laxity END NULLS LAST,
+                                session_start_ts, session_id)
   ),
   per_site AS (
     -- Rule 7: the amount max(T, sum of admitted lo), and the admitted sessions in session_id order.
@@ -113,7 +136,8 @@ LANGUAGE sql STABLE AS $$
            array_agg(a1 ORDER BY session_id) AS a1,
            array_agg(a2 ORDER BY session_id) AS a2,
            array_agg(a3 ORDER BY session_id) AS a3,
-           min(avail) AS avail
+           min(avail) AS avail,
+           array_agg(urgent ORDER BY session_id) AS urgent
     FROM admission
     WHERE admitted
     GROUP BY site_id, policy
@@ -127,7 +151,7 @@ LANGUAGE sql STABLE AS $$
       CASE p.policy
         WHEN 'WATER_FILL' THEN allocate_water_fill(p.amount, p.lo, p.hi)
         WHEN 'EQUAL_SHARE' THEN allocate_equal_share(p.amount, p.lo, p.hi)
-        WHEN 'DEADLINE' THEN allocate_deadline(p.amount, p.cap, p.lo, p.hi, p.needed, p.laxity)
+        WHEN 'DEADLINE' THEN allocate_deadline(p.amount, p.cap, p.lo, p.hi, p.needed, p.laxity, p.urgent)
         WHEN 'BID_WEIGHTED' THEN allocate_bid_weighted(p.amount, p.lo, p.hi, p.bid)
         ELSE allocation_policy_unknown(p.policy, p.site_id)
       END AS kw) pol
@@ -164,17 +188,23 @@ LANGUAGE sql STABLE AS $$
               ELSE greatest(0, floor(exact_kw * 100) / 100) END::numeric(10, 2),
          -- Rule 9: what bound this setpoint.
          CASE
-           WHEN energy_met THEN 'ENERGY_MET'
+           -- DEADLINE: its request is met; below its rate because every need came first
+           WHEN energy_met AND exact_kw < hi THEN 'ENERGY_MET'
            WHEN NOT admitted THEN 'NOT_ADMITTED'
+           -- SPEC §10: held down by its VEHICLE_DRAW cap (it draws less than it was given)
+           WHEN exact_kw >= hi AND hi < vehicle_max THEN 'VEHICLE_DRAW'
            WHEN exact_kw >= hi THEN 'RATED_POWER'
-           -- DEADLINE: held at its guaranteed (needed) rate above its minimum; below it, the cap
-           -- ran out before its turn (the price tier never cuts a guarantee).
+           -- DEADLINE: held at its guaranteed (needed) rate above its minimum; below it, or an
+           -- urgent session below its rate, the cap ran out before its turn (the price tier never
+           -- cuts a guarantee or an urgent rate).
            WHEN policy = 'DEADLINE' AND guarantee > lo AND exact_kw = guarantee THEN 'DEADLINE'
-           WHEN policy = 'DEADLINE' AND exact_kw > lo AND exact_kw < guarantee THEN
+           WHEN policy = 'DEADLINE' AND exact_kw > lo AND (exact_kw < guarantee OR urgent) THEN
              CASE WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE' ELSE 'SITE_LIMIT' END
            WHEN phase_limited AND exact_kw > lo THEN 'PHASE_LIMIT'    -- [electrical]
            WHEN exact_kw <= lo THEN 'MIN_RATE'
-           WHEN tier_factor < 1 THEN 'PRICE_TIER'
+           -- The site-level bound that set the amount: the price tier only when T = C0 x factor
+           -- is below C (a DR cap under it binds instead; rule 4 as amended: they do not stack).
+           WHEN target_kw < ev_cap_kw THEN 'PRICE_TIER'
            WHEN dr_event_id IS NOT NULL THEN 'DEMAND_RESPONSE'
            ELSE 'SITE_LIMIT'
          END,

@@ -82,39 +82,69 @@ BEGIN
 
   -- The newest sample by its own sampled_ts wins; an older one never overwrites. It wins whole:
   -- an optional field it lacks (NULL) is unknown now, not the last known value (docs/graphql.md).
-  INSERT INTO sessions AS s (session_id, site_id, charge_point_id, connector_id, id_tag, rated_power_kw,
-    current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_at, end_reason,
-    departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority,
-    phases, phase, voltage_v, transaction_id)
-  SELECT * FROM (
+  -- It also steps the session's draw state (VEHICLE_DRAW, sql/035_vehicle_draw.sql) against its
+  -- last command; only an applied (newer) sample does, and a cap that appears, moves or is lifted
+  -- reallocates the site.
+  WITH newest AS (
     SELECT DISTINCT ON (r.session_id)
            r.session_id, r.site_id, r.charge_point_id, r.connector_id, r.id_tag, r.rated_power_kw,
            r.current_power_kw, r.soc_pct, r.energy_kwh, r.session_start_ts, r.sampled_ts,
-           r.ended_ts, CASE WHEN r.ended_ts IS NOT NULL THEN 'ENDED' END,
+           r.ended_ts, CASE WHEN r.ended_ts IS NOT NULL THEN 'ENDED' END AS end_reason,
            r.departure_ts, r.requested_energy_kwh, r.ev_max_kw, r.ev_min_kw, r.bid_usd_kwh, r.priority,
            r.phases, r.phase, r.voltage_v, r.transaction_id
     FROM new_rows r
     ORDER BY r.session_id, r.sampled_ts DESC, r.id DESC
-  ) newest
-  ORDER BY 1
-  ON CONFLICT (session_id) DO UPDATE
-  SET site_id = excluded.site_id, charge_point_id = excluded.charge_point_id,
-      connector_id = excluded.connector_id, id_tag = excluded.id_tag,
-      rated_power_kw = excluded.rated_power_kw, current_power_kw = excluded.current_power_kw,
-      soc_pct = excluded.soc_pct, energy_kwh = excluded.energy_kwh,
-      session_start_ts = excluded.session_start_ts, sampled_ts = excluded.sampled_ts,
-      departure_ts = excluded.departure_ts, requested_energy_kwh = excluded.requested_energy_kwh,
-      ev_max_kw = excluded.ev_max_kw, ev_min_kw = excluded.ev_min_kw,
-      bid_usd_kwh = excluded.bid_usd_kwh, priority = excluded.priority,
-      phases = excluded.phases, phase = excluded.phase, voltage_v = excluded.voltage_v,
-      transaction_id = excluded.transaction_id,
-      -- A sample that ends the session ends it; an explicit end is final; a newer sample revives
-      -- a session that had only timed out.
-      ended_at = CASE WHEN excluded.ended_at IS NOT NULL THEN excluded.ended_at
-                      WHEN s.end_reason = 'ENDED' THEN s.ended_at END,
-      end_reason = CASE WHEN excluded.ended_at IS NOT NULL THEN 'ENDED'
-                        WHEN s.end_reason = 'ENDED' THEN 'ENDED' END
-  WHERE s.sampled_ts < excluded.sampled_ts;
+  ),
+  stepped AS (
+    SELECT n.*, v.short_since, v.short_samples, v.cap_kw, o.draw_cap_kw AS old_cap_kw
+    FROM newest n
+    JOIN sites st ON st.site_id = n.site_id
+    LEFT JOIN sessions o ON o.session_id = n.session_id
+    LEFT JOIN setpoints sp ON sp.session_id = n.session_id
+    CROSS JOIN LATERAL vehicle_draw_step(o.draw_short_since, coalesce(o.draw_short_samples, 0), o.draw_cap_kw,
+      n.current_power_kw, n.sampled_ts, sp.commanded_kw, sp.commanded_at,
+      st.draw_margin_kw, st.draw_margin_pct, st.draw_hold_s, st.deadband_kw) v
+  ),
+  upserted AS (
+    INSERT INTO sessions AS s (session_id, site_id, charge_point_id, connector_id, id_tag, rated_power_kw,
+      current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_at, end_reason,
+      departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority,
+      phases, phase, voltage_v, transaction_id, draw_short_since, draw_short_samples, draw_cap_kw)
+    SELECT session_id, site_id, charge_point_id, connector_id, id_tag, rated_power_kw,
+           current_power_kw, soc_pct, energy_kwh, session_start_ts, sampled_ts, ended_ts, end_reason,
+           departure_ts, requested_energy_kwh, ev_max_kw, ev_min_kw, bid_usd_kwh, priority,
+           phases, phase, voltage_v, transaction_id, short_since, short_samples, cap_kw
+    FROM stepped
+    ORDER BY session_id
+    ON CONFLICT (session_id) DO UPDATE
+    SET site_id = excluded.site_id, charge_point_id = excluded.charge_point_id,
+        connector_id = excluded.connector_id, id_tag = excluded.id_tag,
+        rated_power_kw = excluded.rated_power_kw, current_power_kw = excluded.current_power_kw,
+        soc_pct = excluded.soc_pct, energy_kwh = excluded.energy_kwh,
+        session_start_ts = excluded.session_start_ts, sampled_ts = excluded.sampled_ts,
+        departure_ts = excluded.departure_ts, requested_energy_kwh = excluded.requested_energy_kwh,
+        ev_max_kw = excluded.ev_max_kw, ev_min_kw = excluded.ev_min_kw,
+        bid_usd_kwh = excluded.bid_usd_kwh, priority = excluded.priority,
+        phases = excluded.phases, phase = excluded.phase, voltage_v = excluded.voltage_v,
+        transaction_id = excluded.transaction_id,
+        draw_short_since = excluded.draw_short_since, draw_short_samples = excluded.draw_short_samples,
+        draw_cap_kw = excluded.draw_cap_kw,
+        -- A sample that ends the session ends it; an explicit end is final; a newer sample revives
+        -- a session that had only timed out.
+        ended_at = CASE WHEN excluded.ended_at IS NOT NULL THEN excluded.ended_at
+                        WHEN s.end_reason = 'ENDED' THEN s.ended_at END,
+        end_reason = CASE WHEN excluded.ended_at IS NOT NULL THEN 'ENDED'
+                          WHEN s.end_reason = 'ENDED' THEN 'ENDED' END
+    WHERE s.sampled_ts < excluded.sampled_ts
+    RETURNING s.session_id
+  )
+  SELECT array_agg(DISTINCT x.site_id ORDER BY x.site_id) INTO reallocate
+  FROM (
+    SELECT unnest(reallocate) AS site_id
+    UNION ALL
+    SELECT st.site_id FROM stepped st JOIN upserted u ON u.session_id = st.session_id
+    WHERE st.cap_kw IS DISTINCT FROM st.old_cap_kw
+  ) x;
 
   PERFORM recompute_sites(reallocate);
   PERFORM refresh_alerts(

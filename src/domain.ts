@@ -47,6 +47,7 @@ export const SETPOINT_LIMITS = [
   "DEADLINE",
   "ENERGY_MET",
   "PHASE_LIMIT",
+  "VEHICLE_DRAW",
   "SESSION_ENDED",
 ] as const;
 export type SetpointLimit = (typeof SETPOINT_LIMITS)[number];

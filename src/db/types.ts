@@ -56,6 +56,9 @@ export interface SitesTable {
   stale_timeout_s: ColumnType<number, number | undefined, number>;
   reserve_bid_usd_kwh: number | null;
   over_demand_hysteresis_pct: ColumnType<number, number | undefined, number>;
+  draw_margin_kw: ColumnType<number, number | undefined, number>;
+  draw_margin_pct: ColumnType<number, number | undefined, number>;
+  draw_hold_s: ColumnType<number, number | undefined, number>;
   demand_limit_kw: number | null;
   current_demand_kw: number | null;
   ev_load_kw: number | null;
@@ -169,6 +172,9 @@ export interface SessionsTable {
   phase: GridPhase | null;
   voltage_v: number | null;
   transaction_id: string | null;
+  draw_short_since: Timestamp | null;
+  draw_short_samples: ColumnType<number, number | undefined, number>;
+  draw_cap_kw: number | null;
 }
 
 export interface PriceIntervalsTable {

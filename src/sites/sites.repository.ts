@@ -32,6 +32,11 @@ export interface SiteSettings {
   minCurrentA?: number;
   stackLevel?: number;
   failsafeSeconds?: number;
+  /** null: back to the tariff price in force */
+  reserveBidUsdKwh?: number | null;
+  vehicleDrawMarginKw?: number;
+  vehicleDrawMarginPct?: number;
+  vehicleDrawHoldSeconds?: number;
 }
 
 /** Creates the site if needed and applies the settings; the settings trigger recomputes it. */
@@ -60,6 +65,10 @@ export async function configureSite(db: Db, siteId: string, settings: SiteSettin
       min_current_a: settings.minCurrentA,
       stack_level: settings.stackLevel,
       failsafe_seconds: settings.failsafeSeconds,
+      reserve_bid_usd_kwh: settings.reserveBidUsdKwh,
+      draw_margin_kw: settings.vehicleDrawMarginKw,
+      draw_margin_pct: settings.vehicleDrawMarginPct,
+      draw_hold_s: settings.vehicleDrawHoldSeconds,
     };
     const defined = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
     if (Object.keys(defined).length > 0) {

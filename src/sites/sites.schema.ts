@@ -74,6 +74,16 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     stackLevel: t.exposeInt("stack_level", { description: "Default stack level of the commands' profiles" }),
     failsafeSeconds: t.exposeInt("failsafe_seconds", {
       description: "Default failsafe horizon: a command's profile is valid this long (validTo)",
+    reserveBidUsdKwh: t.exposeFloat("reserve_bid_usd_kwh", {
+      nullable: true,
+      description: "BID_WEIGHTED: the bid of a session without one (null: the tariff price in force)",
+    }),
+    vehicleDrawMarginKw: t.exposeFloat("draw_margin_kw", {
+      description: "VEHICLE_DRAW margin: max(this, vehicleDrawMarginPct % of the limit)",
+    }),
+    vehicleDrawMarginPct: t.exposeFloat("draw_margin_pct"),
+    vehicleDrawHoldSeconds: t.exposeInt("draw_hold_s", {
+      description: "How long (and at least two meter values) a session draws short before VEHICLE_DRAW caps it",
     }),
     nextBoundaryAt: t.field({
       type: "DateTime",
@@ -138,6 +148,12 @@ const SiteConfigInput = builder.inputType("SiteConfigInput", {
     minCurrentA: t.float({ description: "Default minimum current per phase, amps, a multiple of 0.1 (6)" }),
     stackLevel: t.int({ description: "Default stack level of the commands' profiles, 1-1000 (1)" }),
     failsafeSeconds: t.int({ description: "Default failsafe horizon, 10-604800 s (300)" }),
+    reserveBidUsdKwh: t.float({
+      description: "BID_WEIGHTED: the bid of a session without one, 0-100 USD/kWh; null: the tariff price in force",
+    }),
+    vehicleDrawMarginKw: t.float({ description: "VEHICLE_DRAW margin floor, 0.1-1000 kW (default 1)" }),
+    vehicleDrawMarginPct: t.float({ description: "VEHICLE_DRAW margin as % of the limit, 0-100 (default 20)" }),
+    vehicleDrawHoldSeconds: t.int({ description: "VEHICLE_DRAW hold time, 0-86400 s (default 60)" }),
   }),
 });
 
@@ -164,6 +180,10 @@ function checkSiteConfig(input: ConfigInput): Issue[] {
   range("overDemandHysteresisPct", input.overDemandHysteresisPct, 0, 50);
   issues.push(...checkElectricalSettings(input));
   range("phaseLimitA", input.phaseLimitA, 0, 100_000);
+  range("reserveBidUsdKwh", input.reserveBidUsdKwh, 0, 100);
+  range("vehicleDrawMarginKw", input.vehicleDrawMarginKw, 0.1, 1000);
+  range("vehicleDrawMarginPct", input.vehicleDrawMarginPct, 0, 100);
+  range("vehicleDrawHoldSeconds", input.vehicleDrawHoldSeconds, 0, 86_400, true);
   return issues;
 }
 
@@ -253,6 +273,11 @@ builder.mutationFields((t) => ({
         minCurrentA: orUndefined(input.minCurrentA),
         stackLevel: orUndefined(input.stackLevel),
         failsafeSeconds: orUndefined(input.failsafeSeconds),
+        // null is a value here: back to the tariff price in force
+        reserveBidUsdKwh: input.reserveBidUsdKwh === null ? null : orUndefined(input.reserveBidUsdKwh),
+        vehicleDrawMarginKw: orUndefined(input.vehicleDrawMarginKw),
+        vehicleDrawMarginPct: orUndefined(input.vehicleDrawMarginPct),
+        vehicleDrawHoldSeconds: orUndefined(input.vehicleDrawHoldSeconds),
       });
     },
   }),

@@ -174,6 +174,28 @@ describe("ingest and the numbers of SPEC §3", () => {
     ]);
   });
 
+  test("configureSite sets the reserve bid (null: back to the tariff price) and the vehicle-draw settings", async () => {
+    const q = `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id reserveBidUsdKwh vehicleDrawMarginKw vehicleDrawMarginPct vehicleDrawHoldSeconds } }`;
+    const c = await t.gql(q, {
+      input: {
+        siteId: "g4r",
+        reserveBidUsdKwh: 0.25,
+        vehicleDrawMarginKw: 1.5,
+        vehicleDrawMarginPct: 10,
+        vehicleDrawHoldSeconds: 120,
+      },
+    });
+    expect(c.data?.configureSite).toEqual({
+      id: "g4r",
+      reserveBidUsdKwh: 0.25,
+      vehicleDrawMarginKw: 1.5,
+      vehicleDrawMarginPct: 10,
+      vehicleDrawHoldSeconds: 120,
+    });
+    const reset = await t.gql(q, { input: { siteId: "g4r", reserveBidUsdKwh: null } });
+    expect(reset.data?.configureSite).toMatchObject({ reserveBidUsdKwh: null, vehicleDrawMarginKw: 1.5 });
+  });
+
   test("endSession ends a session and hands its share to the others", async () => {
     await t.gql(DEMAND, { input: demandInput("g5", 20, 0, 0) });
     await t.gql(SAMPLES, { inputs: [sample("g5-a", "g5"), sample("g5-b", "g5")] });
@@ -415,6 +437,36 @@ describe("bad input is rejected, named, and leaves no trace", () => {
       `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
       { input: { siteId: "b2", overDemandHysteresisPct: 51 } },
       "overDemandHysteresisPct",
+    ],
+    [
+      "an absurd reserve bid",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", reserveBidUsdKwh: 101 } },
+      "reserveBidUsdKwh",
+    ],
+    [
+      "a negative reserve bid",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", reserveBidUsdKwh: -0.1 } },
+      "reserveBidUsdKwh",
+    ],
+    [
+      "a vehicle-draw margin under 0.1 kW",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", vehicleDrawMarginKw: 0 } },
+      "vehicleDrawMarginKw",
+    ],
+    [
+      "a vehicle-draw margin above 100 %",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", vehicleDrawMarginPct: 120 } },
+      "vehicleDrawMarginPct",
+    ],
+    [
+      "a negative vehicle-draw hold",
+      `mutation ($input: SiteConfigInput!) { configureSite(input: $input) { id } }`,
+      { input: { siteId: "b2", vehicleDrawHoldSeconds: -1 } },
+      "vehicleDrawHoldSeconds",
     ],
   ])("%s", async (_name, query, variables, field) => {
     const before = await rawCount();

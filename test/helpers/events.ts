@@ -48,6 +48,9 @@ export interface SampleSpec {
   voltage?: number;
   transactionId?: string;
   connector?: number;
+  /** SPEC §9 ev_max_kw, ev_min_kw (what the vehicle accepts); absent is unknown. */
+  evMax?: number;
+  evMin?: number;
 }
 
 export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void> {
@@ -72,14 +75,16 @@ export async function samples(pool: pg.Pool, specs: SampleSpec[]): Promise<void>
       s.voltage ?? null,
       s.transactionId ?? null,
       s.connector ?? 1,
+      s.evMax ?? null,
+      s.evMin ?? null,
     );
-    const o = i * 18;
-    return `($${o + 1}, $${o + 2}, $${o + 18}::integer, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, $${o + 14}::integer, $${o + 15}::text, $${o + 16}::double precision, $${o + 17}::text, 'graphql')`;
+    const o = i * 20;
+    return `($${o + 1}, $${o + 2}, $${o + 18}::integer, $${o + 3}, $${o + 4}, $${o + 5}, $${o + 6}, $${o + 7}, $${o + 8}::timestamptz, $${o + 9}::integer, $${o + 10}::double precision, $${o + 11}::timestamptz, $${o + 12}::double precision, $${o + 13}::double precision, $${o + 14}::integer, $${o + 15}::text, $${o + 16}::double precision, $${o + 17}::text, $${o + 19}::double precision, $${o + 20}::double precision, 'graphql')`;
   });
   await pool.query(
     `INSERT INTO session_samples_raw (session_id, charge_point_id, connector_id, site_id, rated_power_kw,
        current_power_kw, session_start_ts, sampled_ts, ended_ts, priority, bid_usd_kwh, departure_ts,
-       requested_energy_kwh, energy_kwh, phases, phase, voltage_v, transaction_id, source) VALUES ${rows.join(", ")}`,
+       requested_energy_kwh, energy_kwh, phases, phase, voltage_v, transaction_id, ev_max_kw, ev_min_kw, source) VALUES ${rows.join(", ")}`,
     values,
   );
 }

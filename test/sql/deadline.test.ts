@@ -28,10 +28,11 @@ const deadline = async (
   hi: number[],
   needed: (number | null)[],
   laxity: (number | null)[],
+  urgent: boolean[] | null = null,
 ) => {
   const { rows } = await t.pool.query<{ kw: string[] }>(
-    "SELECT allocate_deadline($1, $2, $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[]) AS kw",
-    [amount, cap, lo, hi, needed, laxity],
+    "SELECT allocate_deadline($1, $2, $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::boolean[]) AS kw",
+    [amount, cap, lo, hi, needed, laxity, urgent],
   );
   return (rows[0]?.kw ?? []).map(Number);
 };
@@ -140,23 +141,38 @@ describe("allocate_deadline", () => {
 });
 
 describe("DEADLINE at a site", () => {
-  test("ON_PEAK: the urgent session keeps its needed rate, only the flexible one waits", async () => {
+  test("ON_PEAK: the deadline session keeps its needed rate, only the flexible energy waits", async () => {
     await deadlineSite(40);
-    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(7200) });
+    await price(t.pool, site, { tier: "ON_PEAK", usd: 0.3, from: at(-60), to: at(1800) });
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.1, from: at(1800), to: at(7200), tariff: "night" });
     await samples(t.pool, [
-      // 16 kWh in 1 h: a needed rate of 16 kW.
-      { session: s("urgent"), site, rated: 22, departure: at(3600), requested: 20, energy: 4 },
+      // 18 kWh in 1 h, 11 of them in the cheaper half hour at 22 kW: 7 kWh in 0.5 h, 14 kW now.
+      { session: s("deadline"), site, rated: 22, departure: at(3600), requested: 22, energy: 4 },
       { session: s("flexible"), site, rated: 22 },
     ]);
-    // T = 40 x 0.5 = 20; the guarantees (16 + the other's 3) fit, the flexible one gets the 4 left.
+    // T = 40 x 0.5 = 20; the guarantees (14 + the other's 3) fit, the 3 left are water-filled.
     let sp = await setpointsOf(t.pool, site);
-    expect(sp[s("urgent")]).toMatchObject({ setpoint_kw: 16, limited_by: "DEADLINE" });
-    expect(sp[s("flexible")]).toMatchObject({ setpoint_kw: 4, limited_by: "PRICE_TIER" });
+    expect(sp[s("deadline")]).toMatchObject({ setpoint_kw: 14, limited_by: "DEADLINE" });
+    expect(sp[s("flexible")]).toMatchObject({ setpoint_kw: 6, limited_by: "PRICE_TIER" });
     // Under WATER_FILL both would get 10.
     await t.pool.query("UPDATE sites SET policy = 'WATER_FILL' WHERE site_id = $1", [site]);
     sp = await setpointsOf(t.pool, site);
-    expect(sp[s("urgent")]).toMatchObject({ setpoint_kw: 10 });
+    expect(sp[s("deadline")]).toMatchObject({ setpoint_kw: 10 });
     expect(sp[s("flexible")]).toMatchObject({ setpoint_kw: 10 });
+  });
+
+  test("nothing cheaper before its departure: the session is urgent and gets its rate from C, not T", async () => {
+    await deadlineSite(40);
+    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(7200) });
+    await samples(t.pool, [
+      { session: s("urgent"), site, rated: 22, departure: at(3600), requested: 20, energy: 4 },
+      { session: s("flexible"), site, rated: 22 },
+    ]);
+    // Holding it back for the price saves nothing: 22 kW (C = 40), the flexible one its minimum
+    // (T = 20 is already used up).
+    const sp = await setpointsOf(t.pool, site);
+    expect(sp[s("urgent")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
+    expect(sp[s("flexible")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
   });
 
   test("a short cap serves the least laxity first; sum <= C, >= lo, <= hi", async () => {
@@ -192,32 +208,48 @@ describe("DEADLINE at a site", () => {
     }
   });
 
-  test("a session whose requested energy is delivered gets 0: ENERGY_MET", async () => {
+  test("a session whose requested energy is delivered has no minimum and no guarantee: ENERGY_MET", async () => {
     await deadlineSite(30);
+    await price(t.pool, site, { tier: "MID_PEAK", usd: 0.2, from: at(-60), to: at(1800) });
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.1, from: at(1800), to: at(7200), tariff: "night" });
     await samples(t.pool, [
       { session: s("done"), site, rated: 22, departure: at(3600), requested: 10, energy: 10 },
       { session: s("open"), site, rated: 22, requested: 40, energy: 40.5 },
       { session: s("other"), site, rated: 22 },
     ]);
+    // T = 30 x 0.8 = 24, shared from lo = 0 (met) and 3: 8 each, ENERGY_MET below their rate.
     const sp = await setpointsOf(t.pool, site);
-    expect(sp[s("done")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
-    expect(sp[s("open")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
-    expect(sp[s("other")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
+    expect(sp[s("done")]).toMatchObject({ setpoint_kw: 8, limited_by: "ENERGY_MET" });
+    expect(sp[s("open")]).toMatchObject({ setpoint_kw: 8, limited_by: "ENERGY_MET" });
+    expect(sp[s("other")]).toMatchObject({ setpoint_kw: 8, limited_by: "PRICE_TIER" });
+    // Under a short cap a met session needs no minimum: the others are admitted first.
+    await demand(t.pool, site, { limit: 6, current: 0, ev: 0, ts: at(1) });
+    // T = 6 x 0.8 = 4.8: other keeps its minimum 3, the met ones share the 1.8 left.
+    expect(await setpointsOf(t.pool, site)).toMatchObject({
+      [s("done")]: { setpoint_kw: 0.9, limited_by: "ENERGY_MET" },
+      [s("open")]: { setpoint_kw: 0.9, limited_by: "ENERGY_MET" },
+      [s("other")]: { setpoint_kw: 3, limited_by: "MIN_RATE" },
+    });
   });
 
   test("the meter value that completes the request reallocates the site", async () => {
-    await deadlineSite(30);
+    await deadlineSite(5);
     await samples(t.pool, [
       { session: s("a"), site, rated: 22, departure: at(3600), requested: 10, energy: 9 },
       { session: s("b"), site, rated: 22 },
     ]);
-    expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 15 });
+    // Minimums 3 + 3 do not fit in 5: a (a deadline, least laxity) is admitted, b is not.
+    expect(await setpointsOf(t.pool, site)).toMatchObject({
+      [s("a")]: { setpoint_kw: 5 },
+      [s("b")]: { setpoint_kw: 0, limited_by: "NOT_ADMITTED" },
+    });
     await samples(t.pool, [
-      { session: s("a"), site, rated: 22, departure: at(3600), requested: 10, energy: 10, ts: at(5), current: 15 },
+      { session: s("a"), site, rated: 22, departure: at(3600), requested: 10, energy: 10, ts: at(5), current: 5 },
     ]);
+    // Met: no minimum, so b is admitted at 3; a (urgent, nothing cheaper ahead) keeps the 2 left.
     const sp = await setpointsOf(t.pool, site);
-    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
-    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 22 });
+    expect(sp[s("a")]).toMatchObject({ setpoint_kw: 2, limited_by: "ENERGY_MET" });
+    expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
   });
 
   test("sessions without a departure or a request share like WATER_FILL", async () => {
@@ -240,7 +272,8 @@ describe("the departure as a time boundary", () => {
     try {
       await deadlineSite(10);
       await samples(t.pool, [
-        // 0.01 kWh in 20 s: 1.8 kW needed, below the minimum, so both share 5/5.
+        // 0.01 kWh in 20 s: 1.8 kW needed, below the minimum; but nothing cheaper comes before its
+        // departure, so it takes what the cap leaves over b's minimum.
         { session: s("a"), site, rated: 22, departure: at(20), requested: 0.01 },
         { session: s("b"), site, rated: 22, departure: at(90) },
       ]);
@@ -251,8 +284,8 @@ describe("the departure as a time boundary", () => {
       // Before the deviation grace of the first commands (30 s); b has no request but departs too.
       expect(await boundary()).toBe(at(20));
       let sp = await setpointsOf(t.pool, site);
-      expect(sp[s("a")]).toMatchObject({ setpoint_kw: 5 });
-      expect(sp[s("b")]).toMatchObject({ setpoint_kw: 5 });
+      expect(sp[s("a")]).toMatchObject({ setpoint_kw: 7 });
+      expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3 });
 
       // No new event: the scheduler's recompute at the departure.
       await setClock(t.pool, at(20));
@@ -261,10 +294,10 @@ describe("the departure as a time boundary", () => {
       // Departed and not done: its rated power, as far as the cap lets (10 - b's minimum 3).
       expect(sp[s("a")]).toMatchObject({ setpoint_kw: 7, limited_by: "SITE_LIMIT" });
       expect(sp[s("b")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
-      // A past departure is no boundary: the next one is the deviation grace of the new
-      // commands (20 + 30 s), then b's departure.
-      expect(await boundary()).toBe(at(50));
-      await setClock(t.pool, at(50));
+      // A past departure is no boundary: the next one is the deviation grace of the commands
+      // (0 + 30 s; nothing changed at 20 s, so no new command), then b's departure.
+      expect(await boundary()).toBe(at(30));
+      await setClock(t.pool, at(30));
       await t.pool.query("SELECT recompute_due_sites()");
       expect(await boundary()).toBe(at(90));
     } finally {
@@ -296,27 +329,31 @@ describe("DEADLINE_AT_RISK (SPEC §4)", () => {
 
   test("under DEADLINE a needed rate rounded down to 0.01 kW is not a risk; a departure passed short is", async () => {
     await deadlineSite(40);
-    await price(t.pool, site, { tier: "ON_PEAK", from: at(-60), to: at(4 * 3600) });
+    await price(t.pool, site, { tier: "ON_PEAK", usd: 0.3, from: at(-60), to: at(3 * 3600) });
+    await price(t.pool, site, { tier: "OFF_PEAK", usd: 0.1, from: at(3 * 3600), to: at(5 * 3600), tariff: "night" });
     await samples(t.pool, [
-      // 50 kWh in 3 h: 16.666... kW needed, 16.66 kW set.
-      { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50 },
+      // 72 kWh in 4 h, 22 of them in the last (cheaper) hour: 50 kWh in 3 h, 16.666... kW
+      // needed, 16.66 kW set.
+      { session: s("a"), site, rated: 22, departure: at(4 * 3600), requested: 72 },
       { session: s("b"), site, rated: 22 },
     ]);
     expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 16.66, limited_by: "DEADLINE" });
     expect(await atRisk()).toEqual([]);
 
-    await setClock(t.pool, at(3 * 3600));
+    await setClock(t.pool, at(4 * 3600));
     try {
       await samples(t.pool, [
-        { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50, energy: 49, ts: at(3 * 3600) },
-        { session: s("b"), site, rated: 22, ts: at(3 * 3600) },
+        { session: s("a"), site, rated: 22, departure: at(4 * 3600), requested: 72, energy: 71, ts: at(4 * 3600) },
+        { session: s("b"), site, rated: 22, ts: at(4 * 3600) },
       ]);
       expect(await atRisk()).toEqual([`DEADLINE_AT_RISK:${s("a")}`]);
-      // The last kWh arrives: ENERGY_MET, and the alert clears.
+      // The last kWh arrives: the request is met and the alert clears. The car may still take
+      // more and nothing cheaper comes before it leaves, so it keeps its rate (a request is an
+      // estimate; VEHICLE_DRAW caps a car that stops drawing).
       await samples(t.pool, [
-        { session: s("a"), site, rated: 22, departure: at(3 * 3600), requested: 50, energy: 50, ts: at(3 * 3600 + 5) },
+        { session: s("a"), site, rated: 22, departure: at(4 * 3600), requested: 72, energy: 72, ts: at(4 * 3600 + 5) },
       ]);
-      expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
+      expect((await setpointsOf(t.pool, site))[s("a")]).toMatchObject({ setpoint_kw: 22, limited_by: "RATED_POWER" });
       expect(await atRisk()).toEqual([]);
       const { rows } = await t.pool.query(
         "SELECT status FROM alerts WHERE site_id = $1 AND type = 'DEADLINE_AT_RISK' ORDER BY id",
@@ -347,7 +384,9 @@ test("the DEADLINE worked example of docs/allocation.md (depot-7)", async () => 
   const { rows } = await t.pool.query("SELECT ev_cap_kw, target_kw FROM sites WHERE site_id = $1", [site]);
   expect(rows[0]).toMatchObject({ ev_cap_kw: 60, target_kw: 48 });
 
-  // B's 50 kWh are delivered: ENERGY_MET, and its 20 kW go to the others.
+  // B's 50 kWh are delivered: no guarantee any more, so C (urgent: nothing cheaper before it
+  // leaves) takes its full 50 kW; B keeps its rank among the sessions with a departure and takes
+  // the 7 kW left over A's minimum (ENERGY_MET: below its rate because every need came first).
   await samples(t.pool, [
     {
       session: s("B"),
@@ -361,9 +400,9 @@ test("the DEADLINE worked example of docs/allocation.md (depot-7)", async () => 
     },
   ]);
   const after = await setpointsOf(t.pool, site);
-  expect(after[s("B")]).toMatchObject({ setpoint_kw: 0, limited_by: "ENERGY_MET" });
-  expect(after[s("C")]).toMatchObject({ setpoint_kw: 40.6, limited_by: "PRICE_TIER" });
-  expect(after[s("A")]).toMatchObject({ setpoint_kw: 7.4, limited_by: "RATED_POWER" });
+  expect(after[s("B")]).toMatchObject({ setpoint_kw: 7, limited_by: "ENERGY_MET" });
+  expect(after[s("C")]).toMatchObject({ setpoint_kw: 50, limited_by: "RATED_POWER" });
+  expect(after[s("A")]).toMatchObject({ setpoint_kw: 3, limited_by: "MIN_RATE" });
   expect(await atRisk()).toEqual([]);
 });
 
