@@ -106,3 +106,23 @@ BEGIN
   RETURN result;
 END
 $$;
+
+-- The retention job's hook (retention_policies.before_drop, sql/090): before a partition of the
+-- outbox or of the alert event log is dropped, the largest cursor in it becomes the feed's horizon.
+CREATE OR REPLACE FUNCTION feed_before_drop(p_parent regclass, p_lower timestamptz, p_upper timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan SET random_page_cost = 1.1
+AS $$
+DECLARE
+  time_column text;
+  pruned bigint;
+BEGIN
+  SELECT r.time_column INTO time_column FROM retention_policies r WHERE r.table_name = p_parent::text;
+  EXECUTE format('SELECT max(cursor) FROM %s WHERE %I >= $1 AND %I < $2', p_parent, time_column, time_column)
+    INTO pruned USING p_lower, p_upper;
+  IF pruned IS NOT NULL THEN
+    PERFORM advance_feed_horizon(CASE p_parent::text WHEN 'alert_events' THEN 'alerts' ELSE 'commands' END, pruned);
+  END IF;
+END
+$$;

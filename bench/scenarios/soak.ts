@@ -56,6 +56,10 @@ function round(fleet: Fleet, r: number, at: Date): SessionSample[] {
         evMinKw: null,
         bidUsdKwh: null,
         priority: null,
+        phases: null,
+        phase: null,
+        voltageV: null,
+        transactionId: null,
       });
     }
   }

@@ -3,6 +3,7 @@
 import { requireOperation, siteScope } from "../access/access.js";
 import { badUserInput, feedError } from "../api/errors.js";
 import { builder } from "../graphql/builder.js";
+import { PageInfoRef } from "../graphql/pagination.js";
 import type { SetpointCommand } from "../setpoints/command.js";
 import { findSetpoints } from "../setpoints/setpoints.repository.js";
 import { SetpointCommandRef, type SetpointModel, SetpointRef } from "../setpoints/setpoints.schema.js";
@@ -32,21 +33,14 @@ const SnapshotRef = builder.objectRef<Snapshot>("SetpointSnapshot").implement({
   }),
 });
 
-const PageInfoRef = builder.objectRef<CommandPage>("PageInfo").implement({
-  fields: (t) => ({
-    endCursor: t.exposeString("endCursor", {
-      nullable: true,
-      description: "The cursor of the last node (the `after` given when there is none): ask again after it",
-    }),
-    hasNextPage: t.exposeBoolean("hasNextPage"),
-  }),
-});
-
 const ConnectionRef = builder.objectRef<CommandPage>("SetpointCommandConnection").implement({
   description: "Past setpoint commands in cursor (commit) order.",
   fields: (t) => ({
     nodes: t.field({ type: [SetpointCommandRef], resolve: (p) => p.nodes }),
-    pageInfo: t.field({ type: PageInfoRef, resolve: (p) => p }),
+    pageInfo: t.field({
+      type: PageInfoRef,
+      resolve: (p) => ({ endCursor: p.endCursor, hasNextPage: p.hasNextPage }),
+    }),
   }),
 });
 

@@ -74,6 +74,7 @@ export const SiteRef = builder.objectRef<SiteRow>("Site").implement({
     stackLevel: t.exposeInt("stack_level", { description: "Default stack level of the commands' profiles" }),
     failsafeSeconds: t.exposeInt("failsafe_seconds", {
       description: "Default failsafe horizon: a command's profile is valid this long (validTo)",
+    }),
     reserveBidUsdKwh: t.exposeFloat("reserve_bid_usd_kwh", {
       nullable: true,
       description: "BID_WEIGHTED: the bid of a session without one (null: the tariff price in force)",

@@ -22,9 +22,13 @@ export function sessionSample(sessionId: string, siteId: string, ts: Date, rated
     evMinKw: null,
     bidUsdKwh: null,
     priority: null,
+    phases: null,
+    phase: null,
+    voltageV: null,
+    transactionId: null,
   };
 }
 
 export function siteDemand(siteId: string, ts: Date, currentDemandKw = 40): SiteDemand {
-  return { siteId, demandLimitKw: 100, currentDemandKw, evLoadKw: 10, measuredTs: ts };
+  return { siteId, demandLimitKw: 100, currentDemandKw, evLoadKw: 10, measuredTs: ts, phaseCurrentsA: null };
 }
