@@ -6,3 +6,10 @@ INSERT INTO retention_policies (table_name, time_column, setting, before_drop) V
   ('alert_events', 'updated_at', 'commands', 'feed_before_drop'),
   ('site_history', 'ts', 'raw', NULL);
 UPDATE retention_policies SET before_drop = 'feed_before_drop' WHERE table_name = 'setpoint_commands';
+
+-- limitedBy: 014 added PHASE_LIMIT and 018 VEHICLE_DRAW, each to the list it knew.
+ALTER TABLE setpoints
+  DROP CONSTRAINT setpoints_limited_by_values,
+  ADD CONSTRAINT setpoints_limited_by_values CHECK (limited_by IN
+    ('RATED_POWER', 'MIN_RATE', 'NOT_ADMITTED', 'PRICE_TIER', 'DEMAND_RESPONSE', 'SITE_LIMIT', 'DEADLINE',
+     'ENERGY_MET', 'VEHICLE_DRAW', 'PHASE_LIMIT', 'SESSION_ENDED'));

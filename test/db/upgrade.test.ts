@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { MIGRATIONS_DIR, migrate } from "../../src/db/migrate.js";
 import { createDb, createPool } from "../../src/db/pool.js";
 import { insertSessionEnd, insertStream } from "../../src/ingest/ingest.repository.js";
-import { INPUT_STREAMS } from "../../src/ingest/streams.js";
+import { INPUT_STREAMS, type InputStream } from "../../src/ingest/streams.js";
 import { adminQuery, createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { sessionSample, siteDemand } from "../storage/records.js";
 
@@ -31,6 +31,12 @@ const KEPT = [
 ];
 const PARTITIONED = KEPT.slice(0, 7);
 
+// The columns later migrations added to the raw tables (013 onwards) are not there yet at 012.
+const LATER_COLUMNS = new Set(["phases", "phase", "voltage_v", "transaction_id", "phase_currents_a"]);
+function wave1<T>(stream: InputStream<T>): InputStream<T> {
+  return { ...stream, columns: stream.columns.filter((c) => !LATER_COLUMNS.has(c.name)) };
+}
+
 let t: TestDatabase;
 let dir: string;
 beforeAll(async () => {
@@ -46,11 +52,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function snapshot(pool: pg.Pool): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
+type Rows = Record<string, Record<string, unknown>[]>;
+
+/** Every row of the kept tables; with `like`, only the columns the rows of `like` had (later
+ * migrations add columns: the data that was there must be unchanged). */
+async function snapshot(pool: pg.Pool, like?: Rows): Promise<Rows> {
+  const out: Rows = {};
   for (const table of KEPT) {
-    const { rows } = await pool.query<{ row: string }>(`SELECT to_jsonb(x)::text AS row FROM ${table} x ORDER BY 1`);
-    out[table] = rows.map((r) => r.row);
+    const { rows } = await pool.query<{ row: Record<string, unknown> }>(
+      `SELECT to_jsonb(x) AS row FROM ${table} x ORDER BY to_jsonb(x)::text`,
+    );
+    const keys = like ? Object.keys(like[table]?.[0] ?? {}) : null;
+    out[table] = rows.map((r) => (keys ? Object.fromEntries(keys.map((k) => [k, r.row[k]])) : r.row));
   }
   return out;
 }
@@ -67,8 +80,8 @@ test("a wave-1 database (through 012) keeps every row when migrated, and new wri
     await migrate(pool, dir, null);
     const ts = new Date(Date.UTC(2026, 4, 1, 12));
     await pool.query("SELECT set_clock($1, 0)", [ts.toISOString()]);
-    await insertStream(db, INPUT_STREAMS.siteDemand, [siteDemand("up-a", ts), siteDemand("up-b", ts, 120)]);
-    await insertStream(db, INPUT_STREAMS.sessionSamples, [
+    await insertStream(db, wave1(INPUT_STREAMS.siteDemand), [siteDemand("up-a", ts), siteDemand("up-b", ts, 120)]);
+    await insertStream(db, wave1(INPUT_STREAMS.sessionSamples), [
       sessionSample("up-s1", "up-a", ts),
       sessionSample("up-s2", "up-a", ts, 22),
       sessionSample("up-s3", "up-b", ts),
@@ -112,7 +125,7 @@ test("a wave-1 database (through 012) keeps every row when migrated, and new wri
     // Upgrade.
     const applied = await migrate(pool);
     expect(applied).toContain(16);
-    expect(await snapshot(pool)).toEqual(before);
+    expect(await snapshot(pool, before)).toEqual(before);
     const { rows: parts } = await pool.query<{ t: string }>(
       "SELECT partrelid::regclass::text AS t FROM pg_partitioned_table ORDER BY 1",
     );
