@@ -52,6 +52,58 @@ function subscriber(wsUrl: string, after: string, onEvent: (e: Received) => void
   };
 }
 
+/** What migration 013 and sql/080 add to every write, removed: the "before" of the same run. */
+const WITHOUT_FEED = [
+  "DROP TRIGGER setpoint_commands_feed_cursor ON setpoint_commands",
+  "DROP TRIGGER alert_events_feed_cursor ON alert_events",
+  "DROP TRIGGER alerts_log_inserts ON alerts",
+  "DROP TRIGGER alerts_log_updates ON alerts",
+  "DROP INDEX setpoint_commands_cursor_idx, setpoint_commands_site_cursor_idx, setpoint_commands_session_cursor_idx, setpoint_commands_unnumbered_idx",
+];
+
+/**
+ * Ingest throughput with and without the cursor numbering, in the same run: two databases with
+ * the same fleet, rounds of batches of 1,000 samples alternating between them (so both see the
+ * same machine load).
+ */
+async function ingestWithAndWithout(ctx: Parameters<Scenario["run"]>[0]): Promise<Row[]> {
+  const fleet = benchFleet(ctx.quick ? 100 : 300);
+  const withFeed = await ctx.cluster.createDatabase("feed_with");
+  const without = await ctx.cluster.createDatabase("feed_without");
+  try {
+    for (const statement of WITHOUT_FEED) await without.pool.query(statement);
+    await seedFleet(withFeed, fleet);
+    await seedFleet(without, fleet);
+    const ms = { with: 0, without: 0 };
+    let samples = 0;
+    const rounds = ctx.quick ? 6 : 12;
+    for (let round = 1; round <= rounds; round++) {
+      const parts = chunk(roundSamples(fleet, round), 1000);
+      for (const [name, database] of [
+        ["with", withFeed],
+        ["without", without],
+      ] as const) {
+        const t0 = now();
+        for (const part of parts) await insertStream(database.db, INPUT_STREAMS.sessionSamples, part);
+        ms[name] += now() - t0;
+      }
+      samples += parts.reduce((n, p) => n + p.length, 0);
+    }
+    const rate = (t: number) => (samples / t) * 1000;
+    return [
+      {
+        metric: `ingest, batches of 1,000 (${fmtNum(samples)} samples, alternating): with cursors`,
+        value: `${fmtNum(rate(ms.with))} samples/s`,
+        baseline: `${fmtNum(rate(ms.without))} (without)`,
+        ratio: `${(ms.without / ms.with).toFixed(2)}x`,
+      },
+    ];
+  } finally {
+    await withFeed.drop();
+    await without.drop();
+  }
+}
+
 export const feedScenario: Scenario = {
   name: "feed",
   title: "resumable feed: 20 kills and restarts during a load run, replay rate, reconnect -> live",
@@ -66,6 +118,9 @@ export const feedScenario: Scenario = {
     const rows: Row[] = [];
     const data: Record<string, unknown> = {};
     try {
+      ctx.log("feed: ingest with and without cursor numbering, alternating");
+      rows.push(...(await ingestWithAndWithout(ctx)));
+      ctx.log("feed: 20 kills and restarts during a load run");
       const start = (await head()).toString();
       const received: Received[] = [];
       let last = start;
