@@ -32,6 +32,13 @@ function subscriber(wsUrl: string, after: string, onEvent: (e: Received) => void
     lazy: true,
   });
   const errors: unknown[] = [];
+  let isConnected = false;
+  const connected = new Promise<void>((resolve) =>
+    client.on("connected", () => {
+      isConnected = true;
+      resolve();
+    }),
+  );
   client.subscribe<{ setpointChanged: Received }>(
     { query: FEED, variables: { after } },
     {
@@ -47,7 +54,9 @@ function subscriber(wsUrl: string, after: string, onEvent: (e: Received) => void
   );
   return {
     errors,
-    kill: () => client.terminate(),
+    connected,
+    // Terminating a socket that is still connecting makes ws throw; that one is just closed.
+    kill: () => (isConnected ? client.terminate() : void client.dispose()),
     close: () => client.dispose(),
   };
 }
@@ -146,6 +155,7 @@ export const feedScenario: Scenario = {
       let sub = subscriber(service.wsUrl, last, onEvent);
       const errors: unknown[] = [];
       for (let k = 0; k < kills; k++) {
+        await Promise.race([sub.connected, sleep(30_000)]);
         await sleep(150 + Math.random() * 250);
         sub.kill();
         errors.push(...sub.errors);
