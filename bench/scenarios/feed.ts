@@ -67,7 +67,7 @@ const WITHOUT_FEED = [
   "DROP TRIGGER alert_events_feed_cursor ON alert_events",
   "DROP TRIGGER alerts_log_inserts ON alerts",
   "DROP TRIGGER alerts_log_updates ON alerts",
-  "DROP INDEX setpoint_commands_cursor_idx, setpoint_commands_site_cursor_idx, setpoint_commands_session_cursor_idx, setpoint_commands_unnumbered_idx",
+  "DROP INDEX setpoint_commands_cursor_idx, setpoint_commands_site_cursor_idx, setpoint_commands_unnumbered_idx",
 ];
 
 /**
@@ -160,7 +160,11 @@ export const feedScenario: Scenario = {
         sub.kill();
         errors.push(...sub.errors);
         const restartedAt = now();
-        const target = await head(); // every command committed before the restart
+        // every command committed before the restart
+        const target = BigInt(
+          (await database.pool.query<{ c: string | null }>("SELECT max(cursor)::text AS c FROM setpoint_commands"))
+            .rows[0]?.c ?? 0,
+        );
         sub = subscriber(service.wsUrl, last, onEvent);
         void (async () => {
           while (BigInt(last) < target && now() - restartedAt < 60_000) await sleep(2);
