@@ -14,6 +14,7 @@ import type { Scenario, ScenarioContext, ScenarioOutcome } from "./lib/scenario.
 import { fmtMb } from "./lib/stats.js";
 import { renderTable, type TableRow } from "./lib/table.js";
 import { baselineScenario } from "./scenarios/baseline.js";
+import { feedScenario } from "./scenarios/feed.js";
 import { graphqlScenario } from "./scenarios/graphql.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { ingestScenario } from "./scenarios/ingest.js";
@@ -31,6 +32,7 @@ const SCENARIOS: readonly Scenario[] = [
   baselineScenario,
   profileScenario,
   soakScenario,
+  feedScenario,
 ];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));

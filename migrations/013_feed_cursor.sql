@@ -17,9 +17,11 @@ ALTER TABLE setpoint_commands ADD COLUMN cursor bigint;
 UPDATE setpoint_commands c SET cursor = n.rn
 FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM setpoint_commands) n
 WHERE c.seq = n.seq;
-CREATE INDEX setpoint_commands_cursor_idx ON setpoint_commands (cursor);
-CREATE INDEX setpoint_commands_site_cursor_idx ON setpoint_commands (site_id, cursor);
-CREATE INDEX setpoint_commands_session_cursor_idx ON setpoint_commands (session_id, cursor);
+-- Partial: a row is inserted unnumbered and numbered at commit; only the numbered version is
+-- indexed by cursor (a `cursor > $1` condition implies IS NOT NULL, so the planner uses them).
+-- The commands of one session are few: they are found by setpoint_commands_session_idx.
+CREATE INDEX setpoint_commands_cursor_idx ON setpoint_commands (cursor) WHERE cursor IS NOT NULL;
+CREATE INDEX setpoint_commands_site_cursor_idx ON setpoint_commands (site_id, cursor) WHERE cursor IS NOT NULL;
 CREATE INDEX setpoint_commands_unnumbered_idx ON setpoint_commands (seq) WHERE cursor IS NULL;
 
 -- The alert event log: one row per alert raised, changed or cleared (written by the triggers of
@@ -38,8 +40,8 @@ CREATE TABLE alert_events (
   message text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX alert_events_cursor_idx ON alert_events (cursor);
-CREATE INDEX alert_events_site_cursor_idx ON alert_events (site_id, cursor);
+CREATE INDEX alert_events_cursor_idx ON alert_events (cursor) WHERE cursor IS NOT NULL;
+CREATE INDEX alert_events_site_cursor_idx ON alert_events (site_id, cursor) WHERE cursor IS NOT NULL;
 CREATE INDEX alert_events_unnumbered_idx ON alert_events (seq) WHERE cursor IS NULL;
 
 -- The current state of every alert is its first event.

@@ -54,7 +54,7 @@ builder.subscriptionField("alertChanged", (t) =>
       "Alerts raised, updated and cleared, for a site or every site the key may see, in commit order. With after: every change after that cursor first (from the alert event log), then live.",
     args: {
       siteId: t.arg.id(),
-      after: t.arg.string({ description: "A cursor of an earlier alertChanged event: resume after it" }),
+      after: t.arg.string(),
     },
     subscribe: (_root, args, ctx) => openFeed("alert", ctx, args),
     resolve: (event) => alertRowFromEvent(event),

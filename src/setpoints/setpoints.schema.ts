@@ -142,7 +142,7 @@ builder.subscriptionField("setpointChanged", (t) =>
       "Every setpoint command of a site (or of every site the key may see), in commit order. With after: every command committed after that cursor first (from the outbox), then live, with no gap and no duplicate; CURSOR_EXPIRED past the retention.",
     args: {
       siteId: t.arg.id(),
-      after: t.arg.string({ description: "A cursor (of an event, setpointSnapshot or commands): resume after it" }),
+      after: t.arg.string(),
     },
     subscribe: (_root, args, ctx) => openFeed("command", ctx, args),
     resolve: (event) => setpointFromCommand(event),
