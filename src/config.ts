@@ -43,8 +43,12 @@ export interface Config {
   readonly authFailuresPerMinute: number;
 }
 
-/** One topic per input stream (named by the stream registry), and the command topic. */
-export type KafkaTopics = { readonly [K in StreamKind]: string } & { readonly setpointCommands: string };
+/** One topic per input stream (named by the stream registry), the command topic and the failsafe topic. */
+export type KafkaTopics = { readonly [K in StreamKind]: string } & {
+  readonly setpointCommands: string;
+  /** A site's failsafe profiles, on every change (src/chargepoints/failsafe-publisher.ts). */
+  readonly failsafeProfiles: string;
+};
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -196,6 +200,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         ]),
       ) as { [K in StreamKind]: string }),
       setpointCommands: parseTopic(env, "KAFKA_TOPIC_COMMANDS", "ocpp.setpoint.commands"),
+      failsafeProfiles: parseTopic(env, "KAFKA_TOPIC_FAILSAFE", "ocpp.failsafe.profiles"),
     }),
     kafkaGroupId: parseTopic(env, "KAFKA_GROUP_ID", "smart-charging-coordinator"),
     apiKeys: parseApiKeys(nonEmpty(env, "API_KEYS")),
