@@ -11,8 +11,8 @@ import { Partitioners } from "kafkajs";
 import pg from "pg";
 import type { Logger } from "pino";
 import { ManagedProducer } from "../kafka/managed-producer.js";
-import { errorMessage } from "../lib/errors.js";
 import { camelToSnake } from "../lib/case.js";
+import { errorMessage } from "../lib/errors.js";
 import type { FailsafeProfile } from "./chargepoints.js";
 
 /** pg_try_advisory_xact_lock key of the failsafe publisher (per database). */
