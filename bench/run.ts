@@ -18,6 +18,7 @@ import { graphqlScenario } from "./scenarios/graphql.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { ingestScenario } from "./scenarios/ingest.js";
 import { kafkaScenario } from "./scenarios/kafka.js";
+import { ocppScenario } from "./scenarios/ocpp.js";
 import { profileScenario } from "./scenarios/profile.js";
 import { subscribersScenario } from "./scenarios/subscribers.js";
 
@@ -29,6 +30,7 @@ const SCENARIOS: readonly Scenario[] = [
   growthScenario,
   baselineScenario,
   profileScenario,
+  ocppScenario,
 ];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));

@@ -120,9 +120,10 @@ describe("events", () => {
       timeoutMs: 10_000,
       what: "command",
     })) as SetpointCommandEvent;
-    const { rows } = await t.pool.query("SELECT seq, command_id FROM setpoint_commands WHERE session_id = $1", [
-      session,
-    ]);
+    const { rows } = await t.pool.query(
+      "SELECT seq, command_id, ocpp_request FROM setpoint_commands WHERE session_id = $1",
+      [session],
+    );
     expect(rows).toHaveLength(1);
     expect(cmd).toEqual({
       kind: "command",
@@ -141,7 +142,11 @@ describe("events", () => {
       priceTier: "OFF_PEAK",
       curtailmentPct: 0,
       commandTs: new Date(T0),
+      // the jsonb column arrives as text through pgoutput and is parsed to the same object
+      ocppVersion: "V16",
+      ocppRequest: rows[0].ocpp_request,
     });
+    expect(cmd.ocppRequest).toMatchObject({ connectorId: 1, csChargingProfiles: { chargingProfileKind: "Absolute" } });
     expect(typeof cmd.seq).toBe("string");
     const tx = got.txs.find((x) => x.events.includes(cmd));
     expect(tx?.commitLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
