@@ -19,6 +19,7 @@ import { graphqlScenario } from "./scenarios/graphql.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { ingestScenario } from "./scenarios/ingest.js";
 import { kafkaScenario } from "./scenarios/kafka.js";
+import { ocppScenario } from "./scenarios/ocpp.js";
 import { profileScenario } from "./scenarios/profile.js";
 import { soakScenario } from "./scenarios/soak.js";
 import { subscribersScenario } from "./scenarios/subscribers.js";
@@ -33,6 +34,7 @@ const SCENARIOS: readonly Scenario[] = [
   profileScenario,
   soakScenario,
   feedScenario,
+  ocppScenario,
 ];
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));

@@ -178,9 +178,10 @@ END
 $$;
 
 -- The OCPP timestamp: UTC, milliseconds, Z.
+-- STABLE as to_char is: an IMMUTABLE wrapper around a STABLE call would not be inlined.
 CREATE OR REPLACE FUNCTION ocpp_timestamp(p_at timestamptz)
 RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
@@ -190,11 +191,16 @@ $$;
 -- horizon). Purpose TxProfile with the transaction id when one is usable for the version (1.6: an
 -- integer; 2.0.1: a string), else TxDefaultProfile. 1.6: connectorId + csChargingProfiles;
 -- 2.0.1: evseId + chargingProfile with a chargingSchedule array. NULLs are left out.
+-- A table function (one row), not a scalar one: a scalar SQL function with a FROM clause is never
+-- inlined and ran as a query of its own per command (measured: most of the request's cost); this
+-- one is inlined into its caller's plan (ocpp_command, called LATERAL per outbox row).
+DROP FUNCTION IF EXISTS ocpp_set_charging_profile(text, integer, integer, integer, text, text, numeric, integer,
+  numeric, timestamptz, timestamptz);
 CREATE OR REPLACE FUNCTION ocpp_set_charging_profile(p_version text, p_connector_id integer, p_profile_id integer,
   p_stack_level integer, p_transaction_id text, p_unit text, p_limit numeric, p_phases integer,
   p_min_rate numeric, p_start timestamptz, p_valid_to timestamptz)
-RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+RETURNS TABLE (request jsonb)
+LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN p_version = 'V201' THEN
     jsonb_build_object('evseId', p_connector_id, 'chargingProfile', jsonb_strip_nulls(jsonb_build_object(
       'id', p_profile_id,
@@ -252,17 +258,17 @@ CREATE OR REPLACE FUNCTION ocpp_command(p_session_id text, p_charge_point_id tex
   p_site_id text, p_setpoint_kw numeric, p_limit numeric, p_at timestamptz)
 RETURNS TABLE (ocpp_version text, ocpp_request jsonb)
 LANGUAGE sql STABLE AS $$
-  SELECT e.ocpp_version,
-         ocpp_set_charging_profile(e.ocpp_version, p_connector_id, command_profile_id(p_connector_id),
-           e.stack_level, CASE WHEN e.purpose_mode = 'AUTO' THEN s.transaction_id END, e.unit,
-           coalesce(p_limit, charger_limit(p_setpoint_kw, e.unit, e.volts, e.phases, e.granularity)),
-           e.phases,
-           min_charging_rate(e.unit, e.min_current_a, least(st.min_rate_kw::numeric, s.rated_power_kw::numeric)),
-           p_at, p_at + make_interval(secs => e.failsafe_seconds))
+  SELECT e.ocpp_version, r.request
   FROM sites st
   LEFT JOIN sessions s ON s.session_id = p_session_id
   LEFT JOIN charge_points cp ON cp.charge_point_id = p_charge_point_id
   CROSS JOIN LATERAL effective_charge_point(st, cp, s.phases, s.phase, s.voltage_v) e
+  CROSS JOIN LATERAL ocpp_set_charging_profile(e.ocpp_version, p_connector_id, command_profile_id(p_connector_id),
+           e.stack_level, CASE WHEN e.purpose_mode = 'AUTO' THEN s.transaction_id END, e.unit,
+           coalesce(p_limit, charger_limit(p_setpoint_kw, e.unit, e.volts, e.phases, e.granularity)),
+           e.phases,
+           min_charging_rate(e.unit, e.min_current_a, least(st.min_rate_kw::numeric, s.rated_power_kw::numeric)),
+           p_at, p_at + make_interval(secs => e.failsafe_seconds)) r
   WHERE st.site_id = p_site_id
 $$;
 
@@ -324,9 +330,10 @@ BEGIN
              'limitKw', limit_kw(lim, unit, volts, phases),
              'numberPhases', phases,
              'stackLevel', greatest(0, stack_level - 1),
-             'ocppRequest', ocpp_set_charging_profile(ocpp_version, connector_id, failsafe_profile_id(connector_id),
-               greatest(0, stack_level - 1), NULL, unit, lim, phases,
-               min_charging_rate(unit, min_current_a, 0), t, NULL))
+             'ocppRequest', (SELECT r.request
+                             FROM ocpp_set_charging_profile(ocpp_version, connector_id, failsafe_profile_id(connector_id),
+                               greatest(0, stack_level - 1), NULL, unit, lim, phases,
+                               min_charging_rate(unit, min_current_a, 0), t, NULL) r))
              ORDER BY charge_point_id, connector_id) AS profiles
     FROM limits
     GROUP BY site_id

@@ -72,9 +72,16 @@ BEGIN
   -- failsafe is rebuilt at the recompute below (sql/035 refresh_failsafe).
   WITH new_connectors AS (
     INSERT INTO connectors (charge_point_id, connector_id, site_id)
-    SELECT DISTINCT ON (r.charge_point_id, r.connector_id) r.charge_point_id, r.connector_id, r.site_id
-    FROM new_rows r
-    ORDER BY r.charge_point_id, r.connector_id, r.sampled_ts DESC
+    SELECT DISTINCT ON (n.charge_point_id, n.connector_id) n.charge_point_id, n.connector_id, n.site_id
+    FROM (
+      -- only rows whose session is new or moved connector: one primary-key probe each, no sort
+      -- of the whole batch (a batch of known sessions inserts nothing here)
+      SELECT r.charge_point_id, r.connector_id, r.site_id, r.sampled_ts
+      FROM new_rows r
+      WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = r.session_id
+                          AND s.charge_point_id = r.charge_point_id AND s.connector_id = r.connector_id)
+    ) n
+    ORDER BY n.charge_point_id, n.connector_id, n.sampled_ts DESC
     ON CONFLICT (charge_point_id, connector_id) DO NOTHING
     RETURNING site_id
   )

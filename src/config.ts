@@ -66,8 +66,12 @@ export interface RetentionConfig {
   readonly abandonedSlotDropMinutes: number;
 }
 
-/** One topic per input stream (named by the stream registry), and the command topic. */
-export type KafkaTopics = { readonly [K in StreamKind]: string } & { readonly setpointCommands: string };
+/** One topic per input stream (named by the stream registry), the command topic and the failsafe topic. */
+export type KafkaTopics = { readonly [K in StreamKind]: string } & {
+  readonly setpointCommands: string;
+  /** A site's failsafe profiles, on every change (src/chargepoints/failsafe-publisher.ts). */
+  readonly failsafeProfiles: string;
+};
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -253,6 +257,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         ]),
       ) as { [K in StreamKind]: string }),
       setpointCommands: parseTopic(env, "KAFKA_TOPIC_COMMANDS", "ocpp.setpoint.commands"),
+      failsafeProfiles: parseTopic(env, "KAFKA_TOPIC_FAILSAFE", "ocpp.failsafe.profiles"),
     }),
     kafkaGroupId: parseTopic(env, "KAFKA_GROUP_ID", "smart-charging-coordinator"),
     kafkaBatchMaxMessages: parseCount("KAFKA_BATCH_MAX_MESSAGES", nonEmpty(env, "KAFKA_BATCH_MAX_MESSAGES"), 5000, 1),

@@ -93,6 +93,7 @@ export const kafkaScenario: Scenario = {
       priceSignals: `${id}.prices`,
       drSignals: `${id}.dr`,
       setpointCommands: `${id}.commands`,
+      failsafeProfiles: `${id}.failsafe`,
     };
     const kafka = new Kafka({ clientId: "scc-bench", brokers: found.brokers, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();

@@ -4,6 +4,7 @@
 // and healthy() (readiness) says whether they work.
 import { type Admin, Kafka, logLevel, Partitioners } from "kafkajs";
 import type { Logger } from "pino";
+import { FailsafePublisher } from "../chargepoints/failsafe-publisher.js";
 import type { KafkaTopics } from "../config.js";
 import type { Database } from "../db/database.js";
 import { errorMessage } from "../lib/errors.js";
@@ -49,6 +50,7 @@ async function ensureTopics(kafka: Kafka, topics: KafkaTopics, partitions: numbe
     ...STREAM_KINDS.map((kind) => topics[kind]),
     ...STREAM_KINDS.map((kind) => dlqTopic(topics[kind])),
     topics.setpointCommands,
+    topics.failsafeProfiles,
   ];
   let admin: Admin | null = null;
   try {
@@ -78,6 +80,7 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
   const logger = options.logger.child({ component: "kafka" });
   let consumer: IngestConsumer | null = null;
   let publisher: CommandPublisher | null = null;
+  let failsafe: FailsafePublisher | null = null;
   let dlq: ManagedProducer | null = null;
   let running = false;
 
@@ -126,6 +129,14 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
         appMetrics: options.metrics,
         fanout: options.fanout,
       });
+      failsafe = new FailsafePublisher({
+        kafka,
+        topic: options.topics.failsafeProfiles,
+        pool: options.database.pool,
+        connectionString: options.database.connectionString,
+        logger,
+      });
+      await failsafe.start();
       const ingest = consumer;
       const consuming = (async () => {
         await ensureTopics(kafka, options.topics, options.topicPartitions, logger);
@@ -161,9 +172,11 @@ export function createKafkaBridge(options: KafkaBridgeOptions): KafkaBridge {
       // publisher (its position moves only after Kafka acknowledged).
       await consumer?.stop();
       await publisher?.stop();
+      await failsafe?.stop();
       await dlq?.close();
       consumer = null;
       publisher = null;
+      failsafe = null;
       dlq = null;
     },
 

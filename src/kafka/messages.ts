@@ -72,6 +72,9 @@ export function topicKinds(topics: KafkaTopics): Map<string, StreamKind> {
   if (map.has(topics.setpointCommands)) {
     throw new Error(`Kafka topic ${topics.setpointCommands} is both an input and the command topic`);
   }
+  if (map.has(topics.failsafeProfiles) || topics.failsafeProfiles === topics.setpointCommands) {
+    throw new Error(`Kafka topic ${topics.failsafeProfiles} is both the failsafe topic and another topic`);
+  }
   return map;
 }
 

@@ -131,3 +131,62 @@ describe("the energy and priority inputs of a session sample (SPEC §9)", () => 
     if (!checked.ok) expect(checked.issues.map((i) => i.field)).toEqual(["sessionStartTs"]);
   });
 });
+
+describe("the electrical model and OCPP id of a session sample, and per-phase currents (SPEC §9)", () => {
+  const NOW = Date.parse("2026-06-01T12:00:00Z");
+  const base = {
+    sessionId: "s1",
+    chargePointId: "cp1",
+    connectorId: 1,
+    siteId: "site-a",
+    ratedPowerKw: 22,
+    sessionStartTs: "2026-06-01T08:00:00Z",
+    sampledTs: "2026-06-01T11:59:00Z",
+  };
+  const check = (extra: Record<string, unknown>) => INPUT_STREAMS.sessionSamples.check({ ...base, ...extra }, NOW);
+  const issues = (extra: Record<string, unknown>) => {
+    const checked = check(extra);
+    return checked.ok ? [] : checked.issues.map((i) => `${i.field}: ${i.message}`);
+  };
+
+  test("absent: unknown; valid values kept; a 1.6 integer transaction id kept as text", () => {
+    const none = check({});
+    expect(none.ok && none.value).toMatchObject({ phases: null, phase: null, voltageV: null, transactionId: null });
+    const ok = check({ phases: 1, phase: "L3", voltageV: 100, transactionId: -2147483648 });
+    expect(ok.ok && ok.value).toMatchObject({ phases: 1, phase: "L3", voltageV: 100, transactionId: "-2147483648" });
+    const uuid = check({ transactionId: "0b6f1f0e-3f8e-4a59-9a44-2d2b8f0c7a51" });
+    expect(uuid.ok && uuid.value.transactionId).toBe("0b6f1f0e-3f8e-4a59-9a44-2d2b8f0c7a51");
+  });
+
+  test.each([
+    [{ phases: 0 }, "phases: must be an integer between 1 and 3"],
+    [{ phases: 2.5 }, "phases: must be an integer between 1 and 3"],
+    [{ phase: "L4" }, "phase: must be one of L1, L2, L3"],
+    [{ voltageV: 99 }, "voltageV: must be between 100 and 1000 V, got 99"],
+    [{ transactionId: 2 ** 31 }, "transactionId: must be a 32-bit integer (OCPP 1.6) or a string (OCPP 2.0.1)"],
+    [{ transactionId: 1.5 }, "transactionId: must be a 32-bit integer (OCPP 1.6) or a string (OCPP 2.0.1)"],
+    [{ transactionId: "x".repeat(37) }, "transactionId: must be an integer (OCPP 1.6) or a string of 1-36"],
+    [{ transactionId: "" }, "transactionId: must be an integer (OCPP 1.6) or a string of 1-36"],
+  ])("%j is refused, naming the field", (extra, message) => {
+    expect(issues(extra).join("; ")).toContain(message);
+  });
+
+  test("phaseCurrentsA: exactly three currents 0-100,000 A", () => {
+    const demand = (phaseCurrentsA: unknown) =>
+      INPUT_STREAMS.siteDemand.check(
+        {
+          siteId: "a",
+          demandLimitKw: 1,
+          currentDemandKw: 0,
+          evLoadKw: 0,
+          measuredTs: "2026-06-01T11:00:00Z",
+          phaseCurrentsA,
+        },
+        NOW,
+      );
+    expect(demand([1, 2, 3])).toMatchObject({ ok: true, value: { phaseCurrentsA: [1, 2, 3] } });
+    expect(demand(undefined)).toMatchObject({ ok: true, value: { phaseCurrentsA: null } });
+    for (const bad of [[1, 2], [1, 2, -1], [1, 2, Number.NaN], [1, 2, "3"], "1,2,3"])
+      expect(demand(bad)).toMatchObject({ ok: false, issues: [{ field: "phaseCurrentsA" }] });
+  });
+});

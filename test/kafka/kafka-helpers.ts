@@ -100,6 +100,7 @@ export function testTopics(tag: string): KafkaTopics {
     priceSignals: `${id}.prices`,
     drSignals: `${id}.dr`,
     setpointCommands: `${id}.commands`,
+    failsafeProfiles: `${id}.failsafe`,
   };
 }
 
@@ -111,6 +112,7 @@ export function topicEnv(topics: KafkaTopics): Record<string, string> {
     KAFKA_TOPIC_PRICES: topics.priceSignals,
     KAFKA_TOPIC_DR: topics.drSignals,
     KAFKA_TOPIC_COMMANDS: topics.setpointCommands,
+    KAFKA_TOPIC_FAILSAFE: topics.failsafeProfiles,
   };
 }
 
@@ -241,6 +243,7 @@ export async function startKafkaTestEnv(
     "priceSignals",
     "drSignals",
     "setpointCommands",
+    "failsafeProfiles",
   ],
 ): Promise<KafkaTestEnv> {
   const brokers = ensureBroker();

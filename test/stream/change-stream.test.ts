@@ -121,7 +121,7 @@ describe("events", () => {
       what: "command",
     })) as SetpointCommandEvent;
     const { rows } = await t.pool.query(
-      "SELECT seq, cursor, command_id, created_at FROM setpoint_commands WHERE session_id = $1",
+      "SELECT seq, cursor, command_id, created_at, ocpp_request FROM setpoint_commands WHERE session_id = $1",
       [session],
     );
     expect(rows).toHaveLength(1);
@@ -144,7 +144,11 @@ describe("events", () => {
       curtailmentPct: 0,
       commandTs: new Date(T0),
       createdAt: rows[0].created_at,
+      // the jsonb column arrives as text through pgoutput and is parsed to the same object
+      ocppVersion: "V16",
+      ocppRequest: rows[0].ocpp_request,
     });
+    expect(cmd.ocppRequest).toMatchObject({ connectorId: 1, csChargingProfiles: { chargingProfileKind: "Absolute" } });
     expect(typeof cmd.seq).toBe("string");
     const tx = got.txs.find((x) => x.events.includes(cmd));
     expect(tx?.commitLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
