@@ -13,9 +13,11 @@ test("the SPEC §6 contract is present", () => {
     "site(id: ID!): Site",
     "sites: [Site!]!",
     "session(id: ID!): ChargingSession",
-    "sessions(activeOnly: Boolean = true, siteId: ID): [ChargingSession!]!",
+    // first/after were added later (additive: the SPEC arguments keep their names and defaults).
+    "sessions(activeOnly: Boolean = true, after: String, first: Int, siteId: ID): [ChargingSession!]!",
     "setpoints(siteId: ID): [Setpoint!]!",
-    "alerts(activeOnly: Boolean = true, siteId: ID): [Alert!]!",
+    "alerts(activeOnly: Boolean = true, after: String, first: Int, siteId: ID): [Alert!]!",
+    "siteHistory(bucketSeconds: Int!, from: DateTime!, siteId: ID!, to: DateTime!): [SiteHistoryBucket!]!",
     "recordSessionSample(input: SessionSampleInput!): ChargingSession!",
     "recordSessionSamples(inputs: [SessionSampleInput!]!): IngestResult!",
     "endSession(endedAt: DateTime, sessionId: ID!): ChargingSession!",

@@ -28,12 +28,13 @@ export const AlertRef = builder.objectRef<AlertModel>("Alert").implement({
 builder.queryField("alerts", (t) =>
   t.field({
     type: [AlertRef],
-    description: "Newest first. first/after page through a long list: after is the id of the last alert received.",
+    description:
+      "Newest first. first (1-1000; absent: all) and after (the id of the last alert received) page through a long list.",
     args: {
       siteId: t.arg.id(),
       activeOnly: t.arg.boolean({ defaultValue: true }),
-      first: t.arg.int({ description: "At most this many (1-1000); absent: all" }),
-      after: t.arg.string({ description: "The id of the last alert of the previous page" }),
+      first: t.arg.int(),
+      after: t.arg.string(),
     },
     resolve: (_root, args, ctx) => {
       requireOperation(ctx.access, "query");

@@ -11,6 +11,8 @@ import { HistoryChart } from "./chart.js";
 const KEY_STORAGE = "scc.ops.apiKey";
 /** Site figures have no change event: polled this often while the page is visible. */
 const POLL_MS = 1000;
+/** Sessions and alerts are re-read on every event of the site, and this often. */
+const DETAIL_MS = 5000;
 /** The load history is re-read this often (the live tip comes from the poll). */
 const HISTORY_MS = 15_000;
 /** The chart's windows: span and bucket, at most a few hundred buckets each. */
@@ -299,9 +301,11 @@ function Alerts({ alerts }) {
   </ul>`;
 }
 
-const SITE_QUERY = `query ($id: ID!) {
-  clock { now }
-  site(id: $id) { ${SITE_FIELDS} }
+/** Polled every second: small, so a demand change shows fast. */
+const FIGURES_QUERY = `query ($id: ID!) { clock { now } site(id: $id) { ${SITE_FIELDS} } }`;
+
+/** Re-read on every event of the site and every few seconds (what vehicles draw has no event). */
+const DETAIL_QUERY = `query ($id: ID!) {
   sessions(siteId: $id, activeOnly: true) {
     id chargePointId connectorId ratedPowerKw currentPowerKw socPct energyKwh requestedEnergyKwh departureTs
     setpoint { setpointKw commandedKw limitedBy updatedAt }
@@ -317,10 +321,16 @@ const HISTORY_QUERY = `query ($id: ID!, $from: DateTime!, $to: DateTime!, $bucke
 
 function SitePage({ keyValue, client, siteId, onAuthFailed }) {
   const [range, setRange] = useState(RANGES[1]);
-  const [{ data, error }, refresh] = useLive(
-    () => gql(keyValue, SITE_QUERY, { id: siteId }),
+  const [figures] = useLive(
+    () => gql(keyValue, FIGURES_QUERY, { id: siteId }),
     [keyValue, siteId],
     POLL_MS,
+    onAuthFailed,
+  );
+  const [detail, refresh] = useLive(
+    () => gql(keyValue, DETAIL_QUERY, { id: siteId }),
+    [keyValue, siteId],
+    DETAIL_MS,
     onAuthFailed,
   );
   const [history] = useLive(
@@ -356,10 +366,13 @@ function SitePage({ keyValue, client, siteId, onAuthFailed }) {
   useSubscription(client, "subscription ($id: ID) { alertChanged(siteId: $id) { id } }", { id: siteId }, refresh, [
     siteId,
   ]);
+  const ready = figures.data && detail.data;
   useEffect(() => {
-    if (data) markFirstData();
-  }, [data]);
-  if (!data) return html`<p class="loading">${error ? error.message : "Loading the site…"}</p>`;
+    if (ready) markFirstData();
+  }, [ready]);
+  const error = figures.error ?? detail.error;
+  if (!ready) return html`<p class="loading">${error ? error.message : "Loading the site…"}</p>`;
+  const data = { ...figures.data, ...detail.data };
   const site = data.site;
   if (!site) return html`<main><p>No site ${siteId}.</p><a href="#/">All sites</a></main>`;
   const nowMs = Date.parse(data.clock.now);

@@ -122,12 +122,12 @@ builder.queryFields((t) => ({
   sessions: t.field({
     type: [ChargingSessionRef],
     description:
-      "By site, start and id. first/after page through a long list: after is the id of the last session received.",
+      "By site, start and id. first (1-1000; absent: all) and after (the id of the last session received) page through a long list.",
     args: {
       siteId: t.arg.id(),
       activeOnly: t.arg.boolean({ defaultValue: true }),
-      first: t.arg.int({ description: "At most this many (1-1000); absent: all" }),
-      after: t.arg.string({ description: "The id of the last session of the previous page" }),
+      first: t.arg.int(),
+      after: t.arg.string(),
     },
     resolve: async (_root, args, ctx) => {
       requireOperation(ctx.access, "query");
