@@ -11,6 +11,9 @@ CREATE OR REPLACE FUNCTION run_retention(p_days jsonb, p_width interval, p_ahead
 RETURNS TABLE (table_name text, created integer, dropped integer, deleted bigint, freed_bytes bigint)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET random_page_cost = 1.1
+-- Creating and dropping partitions locks the table briefly; behind a long transaction the pass
+-- gives up (and runs again at the next interval) rather than queueing every writer behind it.
+SET lock_timeout = '5s'
 AS $$
 DECLARE
   t timestamptz := app_now();
