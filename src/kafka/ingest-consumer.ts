@@ -4,7 +4,8 @@
 //   false. A batch (one topic-partition) is decoded and validated message by message, then stored
 //   in ONE database transaction through the ingest repository (the same code path as GraphQL);
 //   its offset is committed only after that transaction committed. A crash in between redelivers
-//   the batch, and the raw tables' unique (topic, partition, offset) turns the replay into a no-op.
+//   the batch, and kafka_ingest_positions (the next offset to store per topic-partition) turns
+//   the replay into a no-op.
 // - A bad message (empty, not UTF-8, not JSON, not an object, anything validation rejects, or a
 //   row the database refuses as data) is parked in dead_letters in the same transaction and
 //   published to `<topic>.dlq` with the reason in the x-dlq-reason header. It never blocks its
