@@ -210,8 +210,8 @@ export const soakScenario: Scenario = {
         );
       }
       // The load of a shared machine drifts over the minutes a soak takes: the end is also compared
-      // with the start at the same time. A fresh database is brought to day 2, then both store a
-      // quarter of a day in turn (soaked: day 31, fresh: day 3), four times.
+      // with the start at the same time. A fresh database is brought to day 2, then both store an
+      // eighth of a day in turn (soaked: day 31, fresh: day 3), eight times.
       ctx.log("soak: same-time comparison with a fresh database at day 2");
       const fresh = await ctx.cluster.createDatabase("soak_fresh");
       try {
@@ -220,18 +220,22 @@ export const soakScenario: Scenario = {
           await simulate(fresh, sim, day, 0, roundsPerDay);
           await endOfDay(fresh, sim, day);
         }
-        const quarter = Math.ceil(roundsPerDay / 4);
+        // Eighths of a day in turn, the order flipped every other time (AB BA ...) so a drift of
+        // the machine's load weighs on both sides alike.
+        const part = Math.ceil(roundsPerDay / 8);
         let soakedMs = 0;
         let freshMs = 0;
         let samples = 0;
-        for (let q = 0; q < 4; q++) {
-          const from = q * quarter;
-          const to = Math.min(roundsPerDay, from + quarter);
-          const a = await simulate(database, sim, DAYS, from, to);
-          const b = await simulate(fresh, sim, 2, from, to);
-          soakedMs += a.ms;
-          freshMs += b.ms;
-          samples += a.samples;
+        for (let q = 0; q < 8; q++) {
+          const from = q * part;
+          const to = Math.min(roundsPerDay, from + part);
+          if (from >= to) break;
+          const soaked = () => simulate(database, sim, DAYS, from, to);
+          const young = () => simulate(fresh, sim, 2, from, to);
+          const [a, b] = q % 2 === 0 ? [await soaked(), await young()] : [await young(), await soaked()].reverse();
+          soakedMs += a?.ms ?? 0;
+          freshMs += b?.ms ?? 0;
+          samples += a?.samples ?? 0;
         }
         sameTime = {
           soakedPerSecond: samples / (soakedMs / 1000),
