@@ -36,6 +36,10 @@ BEGIN
     deleted := 0;
     freed_bytes := 0;
     IF p.method = 'drop_partitions' THEN
+      -- A table listed after sql/080_partitions.sql last ran is converted here, once.
+      IF NOT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = p.table_name::regclass) THEN
+        PERFORM partition_by_range(p.table_name::regclass, p.time_column, p_width);
+      END IF;
       created := adopt_default_rows(p.table_name::regclass, p_width)
         + ensure_partitions(p.table_name::regclass, t, partition_floor(t, p_width) + (p_ahead + 1) * p_width, p_width);
       IF cutoff IS NOT NULL THEN

@@ -199,6 +199,21 @@ describe("retention with a frozen clock driven forward", () => {
   });
 });
 
+test("a table listed later is converted by the next pass and then bounded like the others", async () => {
+  await t.pool.query(`
+    CREATE TABLE ret_history (site_id text NOT NULL, ts timestamptz NOT NULL, kw double precision);
+    INSERT INTO ret_history VALUES ('a', '2031-01-01T00:00Z', 1), ('a', '2031-06-01T00:00Z', 2);
+    INSERT INTO retention_policies (table_name, time_column, setting) VALUES ('ret_history', 'ts', 'raw');`);
+  await setClock(Date.parse("2031-06-01T12:00:00Z"));
+  const { tables } = await job.run();
+  expect(tables.find((r) => r.table === "ret_history")?.created).toBeGreaterThan(0);
+  // One partition held both old rows (Jan 1 to Jun 2): kept until its newest row is past retention.
+  expect(await count("SELECT count(*)::int AS n FROM ret_history")).toBe(2);
+  await setClock(Date.parse("2031-06-10T00:00:00Z"));
+  await job.run();
+  expect(await count("SELECT count(*)::int AS n FROM ret_history")).toBe(0);
+});
+
 describe("the abandoned-slot rule", () => {
   test("a durable slot of ours that nobody reads is reported, then dropped after the configured time", async () => {
     const slot = `scc_abandoned_${t.name}`.slice(0, 63);
