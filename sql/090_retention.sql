@@ -11,6 +11,9 @@ CREATE OR REPLACE FUNCTION run_retention(p_days jsonb, p_width interval, p_ahead
 RETURNS TABLE (table_name text, created integer, dropped integer, deleted bigint, freed_bytes bigint)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET random_page_cost = 1.1
+-- Creating and dropping partitions locks the table briefly; behind a long transaction the pass
+-- gives up (and runs again at the next interval) rather than queueing every writer behind it.
+SET lock_timeout = '5s'
 AS $$
 DECLARE
   t timestamptz := app_now();
@@ -33,6 +36,10 @@ BEGIN
     deleted := 0;
     freed_bytes := 0;
     IF p.method = 'drop_partitions' THEN
+      -- A table listed after sql/080_partitions.sql last ran is converted here, once.
+      IF NOT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = p.table_name::regclass) THEN
+        PERFORM partition_by_range(p.table_name::regclass, p.time_column, p_width);
+      END IF;
       created := adopt_default_rows(p.table_name::regclass, p_width)
         + ensure_partitions(p.table_name::regclass, t, partition_floor(t, p_width) + (p_ahead + 1) * p_width, p_width);
       IF cutoff IS NOT NULL THEN

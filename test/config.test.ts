@@ -19,6 +19,16 @@ describe("config", () => {
       kafkaBatchMaxMessages: 5000,
       kafkaBatchWaitMs: 5,
       kafkaTopicPartitions: 6,
+      retention: {
+        rawDays: 30,
+        commandsDays: 7,
+        alertsDays: 90,
+        deadLettersDays: 30,
+        partitionHours: 24,
+        partitionsAhead: 2,
+        intervalSeconds: 300,
+        abandonedSlotDropMinutes: 60,
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -39,6 +49,14 @@ describe("config", () => {
       KAFKA_BATCH_MAX_MESSAGES: "2000",
       KAFKA_BATCH_WAIT_MS: "0",
       KAFKA_TOPIC_PARTITIONS: "12",
+      RETENTION_RAW_DAYS: "3",
+      RETENTION_COMMANDS_DAYS: "0",
+      RETENTION_ALERTS_DAYS: "365",
+      RETENTION_DEAD_LETTERS_DAYS: "14",
+      RETENTION_PARTITION_HOURS: "6",
+      RETENTION_PARTITIONS_AHEAD: "4",
+      RETENTION_INTERVAL_SECONDS: "60",
+      ABANDONED_SLOT_DROP_MINUTES: "0",
     });
     expect(config).toMatchObject({
       wsMaxInFlight: 10,
@@ -48,6 +66,16 @@ describe("config", () => {
       kafkaBatchMaxMessages: 2000,
       kafkaBatchWaitMs: 0,
       kafkaTopicPartitions: 12,
+      retention: {
+        rawDays: 3,
+        commandsDays: 0,
+        alertsDays: 365,
+        deadLettersDays: 14,
+        partitionHours: 6,
+        partitionsAhead: 4,
+        intervalSeconds: 60,
+        abandonedSlotDropMinutes: 0,
+      },
       port: 8080,
       databaseUrl: "postgres://u:p@db:5432/scc",
       dataDir: "/var/lib/scc",
@@ -82,6 +110,14 @@ describe("config", () => {
     [{ KAFKA_BATCH_MAX_MESSAGES: "0" }, "KAFKA_BATCH_MAX_MESSAGES"],
     [{ KAFKA_BATCH_WAIT_MS: "-5" }, "KAFKA_BATCH_WAIT_MS"],
     [{ KAFKA_TOPIC_PARTITIONS: "three" }, "KAFKA_TOPIC_PARTITIONS"],
+    [{ RETENTION_RAW_DAYS: "-1" }, "RETENTION_RAW_DAYS"],
+    [{ RETENTION_COMMANDS_DAYS: "1.5" }, "RETENTION_COMMANDS_DAYS"],
+    [{ RETENTION_ALERTS_DAYS: "forever" }, "RETENTION_ALERTS_DAYS"],
+    [{ RETENTION_DEAD_LETTERS_DAYS: "40000" }, "RETENTION_DEAD_LETTERS_DAYS"],
+    [{ RETENTION_PARTITION_HOURS: "0" }, "RETENTION_PARTITION_HOURS"],
+    [{ RETENTION_PARTITIONS_AHEAD: "0" }, "RETENTION_PARTITIONS_AHEAD"],
+    [{ RETENTION_INTERVAL_SECONDS: "0" }, "RETENTION_INTERVAL_SECONDS"],
+    [{ ABANDONED_SLOT_DROP_MINUTES: "-5" }, "ABANDONED_SLOT_DROP_MINUTES"],
   ])("rejects %o naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrowError(ConfigError);
     expect(() => loadConfig(env)).toThrowError(new RegExp(`^Invalid configuration: ${variable} `));

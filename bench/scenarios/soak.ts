@@ -10,6 +10,7 @@ import { insertStream } from "../../src/ingest/ingest.repository.js";
 import { INPUT_STREAMS } from "../../src/ingest/streams.js";
 import type { SessionSample } from "../../src/ingest/validate.js";
 import { boundedTableBytes, runRetention } from "../../src/storage/retention.js";
+import type { BenchDatabase } from "../lib/cluster.js";
 import { type Fleet, ratedKw, sessionId, siteDemand, siteId } from "../lib/data.js";
 import type { Row, Scenario } from "../lib/scenario.js";
 import { fmtNum, fmtRatio, now } from "../lib/stats.js";
@@ -93,6 +94,61 @@ async function relationSizes(pool: import("pg").Pool): Promise<Map<string, numbe
 const mb = (bytes: number) => `${fmtNum(bytes / 1024 ** 2, 1)} MB`;
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 
+interface Simulation {
+  fleet: Fleet;
+  intervalMinutes: number;
+  roundsPerDay: number;
+}
+
+async function startSimulation(database: BenchDatabase, fleet: Fleet): Promise<void> {
+  await database.pool.query("SELECT set_clock($1, 0)", [fleet.t0.toISOString()]);
+  await runRetention(database.pool, RETENTION);
+  await insertStream(database.db, INPUT_STREAMS.siteDemand, siteDemand(fleet));
+}
+
+/** Rounds [from, to) of a simulated day, ROUNDS_PER_BATCH per INSERT, the clock at each batch's last round. */
+async function simulate(
+  database: BenchDatabase,
+  sim: Simulation,
+  day: number,
+  from: number,
+  to: number,
+): Promise<{ samples: number; ms: number }> {
+  const { fleet, intervalMinutes, roundsPerDay } = sim;
+  let samples = 0;
+  let ms = 0;
+  for (let inDay = from; inDay < to; inDay += ROUNDS_PER_BATCH) {
+    const batch: SessionSample[] = [];
+    let at = fleet.t0;
+    for (let k = inDay; k < Math.min(to, inDay + ROUNDS_PER_BATCH); k++) {
+      at = new Date(fleet.t0.getTime() + day * DAY_MS + k * intervalMinutes * 60_000);
+      batch.push(...round(fleet, day * roundsPerDay + k, at));
+    }
+    await database.pool.query("SELECT set_clock($1, 0)", [at.toISOString()]);
+    const started = now();
+    await insertStream(database.db, INPUT_STREAMS.sessionSamples, batch);
+    await insertStream(database.db, INPUT_STREAMS.siteDemand, siteDemand(fleet, at));
+    ms += now() - started;
+    samples += batch.length;
+  }
+  return { samples, ms };
+}
+
+/**
+ * The end of a simulated day: the retention pass (as the service's job would run it), then a
+ * VACUUM. A simulated day is seconds here; a real one gives autovacuum some 1,400 rounds (the
+ * catalogs of created and dropped partitions, the updated sessions, setpoints and sites, the
+ * deleted alerts): one VACUUM stands for them, outside the measured inserts.
+ */
+async function endOfDay(database: BenchDatabase, sim: Simulation, day: number) {
+  await database.pool.query("SELECT set_clock($1, 0)", [
+    new Date(sim.fleet.t0.getTime() + (day + 1) * DAY_MS - 1).toISOString(),
+  ]);
+  const results = await runRetention(database.pool, RETENTION);
+  await database.pool.query("VACUUM");
+  return results;
+}
+
 export const soakScenario: Scenario = {
   name: "soak",
   title: "bounded storage: a simulated month of samples for 1,000 sessions with 7-day retention",
@@ -100,44 +156,21 @@ export const soakScenario: Scenario = {
   async run(ctx) {
     const intervalMinutes = Number(process.env.SOAK_INTERVAL_MINUTES ?? (ctx.quick ? 30 : 10));
     const roundsPerDay = Math.round((24 * 60) / intervalMinutes);
+    const fleet: Fleet = { prefix: "soak", sites: 50, sessionsPerSite: 20, t0: new Date("2030-01-01T00:00:00Z") };
+    const sim = { fleet, intervalMinutes, roundsPerDay };
     const database = await ctx.cluster.createDatabase("soak");
     const days: Day[] = [];
     let growth: { relation: string; day10: number; day30: number }[] = [];
+    let sameTime: { soakedPerSecond: number; freshPerSecond: number; samples: number } | null = null;
     try {
-      const fleet: Fleet = { prefix: "soak", sites: 50, sessionsPerSite: 20, t0: new Date("2030-01-01T00:00:00Z") };
-      const { pool, db } = database;
-      await pool.query("SELECT set_clock($1, 0)", [fleet.t0.toISOString()]);
-      await runRetention(pool, RETENTION);
-      await insertStream(db, INPUT_STREAMS.siteDemand, siteDemand(fleet));
-      let r = 0;
+      const { pool } = database;
+      await startSimulation(database, fleet);
       for (let day = 0; day < DAYS; day++) {
-        let samples = 0;
-        let insertMs = 0;
-        for (let inDay = 0; inDay < roundsPerDay; inDay += ROUNDS_PER_BATCH) {
-          const batch: SessionSample[] = [];
-          let at = fleet.t0;
-          for (let k = 0; k < ROUNDS_PER_BATCH && inDay + k < roundsPerDay; k++, r++) {
-            at = new Date(fleet.t0.getTime() + day * DAY_MS + (inDay + k) * intervalMinutes * 60_000);
-            batch.push(...round(fleet, r, at));
-          }
-          await pool.query("SELECT set_clock($1, 0)", [at.toISOString()]);
-          const started = now();
-          await insertStream(db, INPUT_STREAMS.sessionSamples, batch);
-          await insertStream(db, INPUT_STREAMS.siteDemand, siteDemand(fleet, at));
-          insertMs += now() - started;
-          samples += batch.length;
-        }
+        const { samples, ms: insertMs } = await simulate(database, sim, day, 0, roundsPerDay);
         // The end of the simulated day: the retention pass, then the sizes.
-        await pool.query("SELECT set_clock($1, 0)", [
-          new Date(fleet.t0.getTime() + (day + 1) * DAY_MS - 1).toISOString(),
-        ]);
-        const started = now();
-        const results = await runRetention(pool, RETENTION);
-        const retentionMs = now() - started;
-        // A simulated day is seconds here; a real one gives autovacuum some 1,400 rounds (the
-        // catalogs of created and dropped partitions, the updated sessions, setpoints and sites,
-        // the deleted alerts): one VACUUM stands for them, outside the measured inserts.
-        await pool.query("VACUUM");
+        const retentionStarted = now();
+        const results = await endOfDay(database, sim, day);
+        const retentionMs = now() - retentionStarted;
         const bounded = await boundedTableBytes(pool);
         const { rows } = await pool.query<{ db: string; raw: number; commands: number; alerts: number; parts: number }>(
           `SELECT pg_database_size(current_database())::text AS db,
@@ -180,6 +213,42 @@ export const soakScenario: Scenario = {
             `bounded tables ${mb(d.boundedBytes)}, raw rows ${fmtNum(d.rawRows)}, alerts ${fmtNum(d.alertRows)}, dropped ${d.dropped}`,
         );
       }
+      // The load of a shared machine drifts over the minutes a soak takes: the end is also compared
+      // with the start at the same time. A fresh database is brought to day 2, then both store an
+      // eighth of a day in turn (soaked: day 31, fresh: day 3), eight times.
+      ctx.log("soak: same-time comparison with a fresh database at day 2");
+      const fresh = await ctx.cluster.createDatabase("soak_fresh");
+      try {
+        await startSimulation(fresh, fleet);
+        for (let day = 0; day < 2; day++) {
+          await simulate(fresh, sim, day, 0, roundsPerDay);
+          await endOfDay(fresh, sim, day);
+        }
+        // Eighths of a day in turn, the order flipped every other time (AB BA ...) so a drift of
+        // the machine's load weighs on both sides alike.
+        const part = Math.ceil(roundsPerDay / 8);
+        let soakedMs = 0;
+        let freshMs = 0;
+        let samples = 0;
+        for (let q = 0; q < 8; q++) {
+          const from = q * part;
+          const to = Math.min(roundsPerDay, from + part);
+          if (from >= to) break;
+          const soaked = () => simulate(database, sim, DAYS, from, to);
+          const young = () => simulate(fresh, sim, 2, from, to);
+          const [a, b] = q % 2 === 0 ? [await soaked(), await young()] : [await young(), await soaked()].reverse();
+          soakedMs += a?.ms ?? 0;
+          freshMs += b?.ms ?? 0;
+          samples += a?.samples ?? 0;
+        }
+        sameTime = {
+          soakedPerSecond: samples / (soakedMs / 1000),
+          freshPerSecond: samples / (freshMs / 1000),
+          samples,
+        };
+      } finally {
+        await fresh.drop();
+      }
     } finally {
       await database.drop();
     }
@@ -189,6 +258,13 @@ export const soakScenario: Scenario = {
       metric: `day ${String(d.day).padStart(2)}: database | bounded tables | raw rows | commands | samples/s`,
       value: `${mb(d.databaseBytes)} | ${mb(d.boundedBytes)} | ${fmtNum(d.rawRows)} | ${fmtNum(d.commandRows)} | ${fmtNum(d.samplesPerSecond)}`,
     }));
+    if (sameTime)
+      rows.push({
+        metric: "ingest throughput at the same time: day 31 of the soaked database against day 3 of a fresh one",
+        value: fmtNum(sameTime.soakedPerSecond),
+        baseline: fmtNum(sameTime.freshPerSecond),
+        ratio: fmtRatio(sameTime.soakedPerSecond / sameTime.freshPerSecond),
+      });
     rows.push({
       metric: "ingest throughput, days 29-30 against days 2-3 (samples/s)",
       value: fmtNum(end),

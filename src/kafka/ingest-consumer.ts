@@ -9,8 +9,8 @@
 //   (the same code path as GraphQL). One transaction per stream at a time; kafkajs hands out a
 //   partition's next batch only after the previous one returned, so a partition's messages are
 //   stored in order. Each batch's offset is committed only after the transaction holding its
-//   messages committed. A crash in between redelivers the batch, and the raw tables' unique
-//   (topic, partition, offset) turns the replay into a no-op.
+//   messages committed. A crash in between redelivers the batch, and kafka_ingest_positions (the
+//   next offset to store per topic-partition) turns the replay into a no-op.
 // - A bad message (empty, not UTF-8, not JSON, not an object, anything validation rejects, or a
 //   row the database refuses as data) is parked in dead_letters in the same transaction and
 //   published to `<topic>.dlq` with the reason in the x-dlq-reason header. It never blocks its

@@ -55,8 +55,8 @@ export async function runRetention(pool: pg.Pool, config: RetentionConfig): Prom
 export async function boundedTableBytes(pool: pg.Pool): Promise<Record<string, number>> {
   const { rows } = await pool.query<{ table_name: string; bytes: string }>(
     `SELECT p.table_name,
-            (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)
-             FROM pg_partition_tree(p.table_name::regclass) t)::bigint AS bytes
+            coalesce((SELECT sum(pg_total_relation_size(t.relid)) FROM pg_partition_tree(p.table_name::regclass) t),
+                     pg_total_relation_size(p.table_name::regclass))::bigint AS bytes
      FROM retention_policies p ORDER BY 1`,
   );
   return Object.fromEntries(rows.map((r) => [r.table_name, Number(r.bytes)]));
