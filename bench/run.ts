@@ -18,6 +18,7 @@ import { graphqlScenario } from "./scenarios/graphql.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { ingestScenario } from "./scenarios/ingest.js";
 import { kafkaScenario } from "./scenarios/kafka.js";
+import { kafkaInstancesScenario } from "./scenarios/kafka-instances.js";
 import { profileScenario } from "./scenarios/profile.js";
 import { subscribersScenario } from "./scenarios/subscribers.js";
 
@@ -26,6 +27,7 @@ const SCENARIOS: readonly Scenario[] = [
   graphqlScenario,
   subscribersScenario,
   kafkaScenario,
+  kafkaInstancesScenario,
   growthScenario,
   baselineScenario,
   profileScenario,
