@@ -19,6 +19,7 @@ import { graphqlScenario } from "./scenarios/graphql.js";
 import { growthScenario } from "./scenarios/growth.js";
 import { ingestScenario } from "./scenarios/ingest.js";
 import { kafkaScenario } from "./scenarios/kafka.js";
+import { kafkaInstancesScenario } from "./scenarios/kafka-instances.js";
 import { ocppScenario } from "./scenarios/ocpp.js";
 import { profileScenario } from "./scenarios/profile.js";
 import { soakScenario } from "./scenarios/soak.js";
@@ -29,6 +30,7 @@ const SCENARIOS: readonly Scenario[] = [
   graphqlScenario,
   subscribersScenario,
   kafkaScenario,
+  kafkaInstancesScenario,
   growthScenario,
   baselineScenario,
   profileScenario,

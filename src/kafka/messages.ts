@@ -12,6 +12,19 @@ export { STREAM_KINDS, type StreamKind, type StreamValues };
 const FIELD_PATTERN = new RegExp(`\\b(${INPUT_FIELDS.join("|")})\\b`, "g");
 const SNAKE_KEY = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const MAX_REASON_LENGTH = 2000;
+/** Producer key -> camelCase name (null: not snake_case, ignored); bounded, since keys come from producers. */
+const KEY_NAMES = new Map<string, string | null>();
+const KEY_NAMES_MAX = 1000;
+
+/** The camelCase name of a snake_case key, or null; memoised (the regexes cost more than the rest of a message). */
+function camelKey(key: string): string | null {
+  let name = KEY_NAMES.get(key);
+  if (name === undefined) {
+    name = SNAKE_KEY.test(key) ? snakeToCamel(key) : null;
+    if (KEY_NAMES.size < KEY_NAMES_MAX) KEY_NAMES.set(key, name);
+  }
+  return name;
+}
 
 /** The validator speaks camelCase; a Kafka producer wrote snake_case. */
 function snakeText(text: string): string {
@@ -54,7 +67,8 @@ export function decodeMessage<K extends StreamKind>(
   }
   const raw: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(parsed as Record<string, unknown>)) {
-    if (SNAKE_KEY.test(key)) raw[snakeToCamel(key)] = field;
+    const name = camelKey(key);
+    if (name !== null) raw[name] = field;
   }
   const checked = INPUT_STREAMS[kind].check(raw, now) as Checked<StreamValues[K]>;
   if (checked.ok) return checked;
