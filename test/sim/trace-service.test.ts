@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 let database: TestDatabase;
 let result: TraceResult;
-/** What the drivers asked for: the energy they told the service (DEADLINE stops there, ENERGY_MET). */
+/** What the drivers asked for: the energy they told the service (DEADLINE guarantees up to there). */
 let askedKwh = 0;
 const LIMITED = 20;
 const UNLIMITED = Number.POSITIVE_INFINITY;
@@ -59,7 +59,8 @@ describe("trace replay through the service", () => {
   it("without a limit the service's policies deliver ~100 % of the trace's energy (DEADLINE: of what was asked)", () => {
     for (const policy of SERVICE_POLICIES) {
       const r = run(policy, UNLIMITED);
-      // A driver who asked for less than the recorded energy is done at the request under DEADLINE.
+      // A driver who asked for less than the recorded energy has no guarantee beyond the request
+      // under DEADLINE (ENERGY_MET), so what was asked is the floor.
       const demand = policy === "DEADLINE" ? Math.min(askedKwh, r.requestedKwh) : r.requestedKwh;
       expect(r.energyKwh / demand, policy).toBeGreaterThan(0.99);
     }
@@ -69,7 +70,10 @@ describe("trace replay through the service", () => {
     for (const policy of SERVICE_POLICIES) {
       const r = run(policy, LIMITED);
       expect(r.overLimitKwhAfterDelay, policy).toBe(0);
-      expect(r.energyKwh, policy).toBeLessThan(run(policy, UNLIMITED).energyKwh - 1);
+      // DEADLINE may deliver at 20 kW all it does unlimited: that is its aim (the optimum's 100 %).
+      if (policy === "DEADLINE")
+        expect(r.energyKwh, policy).toBeLessThanOrEqual(run(policy, UNLIMITED).energyKwh + 0.01);
+      else expect(r.energyKwh, policy).toBeLessThan(run(policy, UNLIMITED).energyKwh - 1);
       expect(run(OPTIMUM, LIMITED).energyKwh, policy).toBeGreaterThanOrEqual(r.energyKwh - r.overLimitKwh - 1e-3);
     }
   });
