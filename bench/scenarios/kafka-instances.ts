@@ -43,6 +43,7 @@ export const kafkaInstancesScenario: Scenario = {
       siteDemand: `${id}.demand`,
       priceSignals: `${id}.prices`,
       drSignals: `${id}.dr`,
+      failsafeProfiles: `${id}.failsafe`,
       setpointCommands: `${id}.commands`,
     };
     const groupId = `${id}-coordinator`;
