@@ -201,7 +201,9 @@ fi
 : >"$OUTFILE"
 log "starting broker on $BOOTSTRAP (controller 127.0.0.1:$CPORT)"
 cd "$KDIR"
-nohup java -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+# Fetch responses are built in direct buffers: with several consumers asking for large fetches at
+# once (the tests run files in parallel) 512 MB of direct memory ran out (OutOfMemoryError).
+nohup java -Xms256m -Xmx1g -XX:MaxDirectMemorySize=2g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
   -Djava.awt.headless=true \
   -Dlog4j.configuration="file:$LOG4J" \
   -Dkafka.logs.dir="$KDIR" \

@@ -187,7 +187,7 @@ export class IngestConsumer {
       maxWaitTimeInMs: 1_000,
       // Large fetches: a fetch's batches are merged per stream (up to batch.maxMessages per transaction).
       maxBytesPerPartition: 4 * 1024 * 1024,
-      maxBytes: 32 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
       retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 8 },
     });
     this.consumer = consumer;

@@ -86,6 +86,8 @@ async function writeConcurrently(prefix: string, writers: number, rounds: number
           database.pool,
           Array.from({ length: r + 1 }, (_, i) => ({ session: `${site}-s${i}`, site, rated: 22, ts: at(r) })),
         );
+        // Paced, so the writes outlast several resumes of the subscriber even on an idle machine.
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }),
   );

@@ -131,15 +131,19 @@ describeKafka("kafka bridge, two instances", "Kafka two-instance test", () => {
       ).catch((error: Error) => {
         throw new Error(`${error.message}\n${child.output.join("")}`);
       });
-      // The second instance stores its partitions' messages itself.
-      const joinedAt = new Date();
-      const fromVictim = () =>
-        count(
-          "SELECT count(*)::int AS n FROM session_samples_raw WHERE kafka_partition = ANY($1::int[]) AND received_at > $2",
-          [victimPartitions, joinedAt],
-        );
-      await until(async () => (await fromVictim()) >= 200, {
-        timeoutMs: 30_000,
+      // The second instance stores its partitions' messages itself. (received_at is the service
+      // clock, frozen here, so rows are told apart by id.)
+      const maxId = async () =>
+        BigInt((await env.db.pool.query("SELECT coalesce(max(id), 0)::text AS m FROM session_samples_raw")).rows[0].m);
+      const idAtJoin = await maxId();
+      const fromVictim = (afterId: bigint) =>
+        count("SELECT count(*)::int AS n FROM session_samples_raw WHERE kafka_partition = ANY($1::int[]) AND id > $2", [
+          victimPartitions,
+          afterId.toString(),
+        ]);
+      // A rebalance can wait for the group's session timeout (30 s) before the newcomer gets partitions.
+      await until(async () => (await fromVictim(idAtJoin)) >= 200, {
+        timeoutMs: 90_000,
         what: "the second instance to store its partitions' samples",
       }).catch((error: Error) => {
         throw new Error(`${error.message}\n${child.output.join("")}`);
@@ -153,6 +157,7 @@ describeKafka("kafka bridge, two instances", "Kafka two-instance test", () => {
 
       // Hard stop under load.
       const killedAt = new Date();
+      const idAtKill = await maxId();
       expect(await child.kill()).toBeNull();
       // The survivor gets every partition once the group has noticed (session timeout) and stores
       // the killed instance's uncommitted messages again: the unique (topic, partition, offset) keeps them once.
@@ -161,20 +166,12 @@ describeKafka("kafka bridge, two instances", "Kafka two-instance test", () => {
         { timeoutMs: 60_000, what: "the survivor to own every partition" },
       );
       const rebalanced = Date.now() - killedAt.getTime();
-      const takenOver = await until(
-        async () =>
-          (await count(
-            "SELECT count(*)::int AS n FROM session_samples_raw WHERE kafka_partition = ANY($1::int[]) AND received_at > $2",
-            [victimPartitions, killedAt],
-          )) > 0,
-        { timeoutMs: 30_000, what: "the killed instance's partitions stored by the survivor" },
-      ).then(async () => {
-        const { rows } = await env.db.pool.query<{ first: Date }>(
-          "SELECT min(received_at) AS first FROM session_samples_raw WHERE kafka_partition = ANY($1::int[]) AND received_at > $2",
-          [victimPartitions, killedAt],
-        );
-        return (rows[0]?.first.getTime() ?? Number.NaN) - killedAt.getTime();
-      });
+      // Taken over: the first of the killed instance's partitions' rows stored after the kill (polled).
+      const takenOver = await until(async () => (await fromVictim(idAtKill)) > 0, {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+        what: "the killed instance's partitions stored by the survivor",
+      }).then(() => Date.now() - killedAt.getTime());
       await new Promise((r) => setTimeout(r, 1000)); // a little more load on the survivor alone
       producing = false;
       await load;
@@ -203,5 +200,5 @@ describeKafka("kafka bridge, two instances", "Kafka two-instance test", () => {
       producing = false;
       await load;
     }
-  }, 180_000);
+  }, 300_000);
 });
