@@ -29,7 +29,8 @@ if (!key) {
 }
 
 /** The fields forwarded: what the charger (through the CPMS's OCPP connection) needs. */
-const COMMAND = "cursor commandId sessionId chargePointId connectorId setpointKw limitedBy commandTs ocppVersion ocppRequest";
+const COMMAND =
+  "cursor commandId sessionId chargePointId connectorId setpointKw limitedBy commandTs ocppVersion ocppRequest";
 const SNAPSHOT = `query ($siteId: ID) { setpointSnapshot(siteId: $siteId) {
   cursor setpoints { sessionId chargePointId connectorId setpointKw commandedKw limitedBy updatedAt } } }`;
 const WATCH = `subscription ($siteId: ID, $after: String) {
